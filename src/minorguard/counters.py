@@ -1,0 +1,85 @@
+"""Values exchanged with counter stores: what a heartbeat or a reservation returned.
+
+They live outside `adapters` so the pure rules can read them (rules import no adapter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class PlayResult:
+    used_seconds: int  # seconds played on the local day of `now`, after this heartbeat
+    limit_reached: bool  # used_seconds >= limit_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class GuestResult:
+    used_seconds: int  # seconds used in the device's current guest window
+    limit_reached: bool
+    window_ends_at: int  # epoch seconds when the device's window (and its cool-down) ends
+
+
+class SpendKind(StrEnum):
+    PURCHASE = "purchase"
+    TIP = "tip"
+
+
+class SpendDenial(StrEnum):
+    SINGLE_CAP = "single_cap"
+    DAILY_CAP = "daily_cap"
+    MONTHLY_CAP = "monthly_cap"
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """A calendar bucket a spend counts in, e.g. period "2026-11" (month) or "2026-11-22" (day)."""
+
+    period: str
+    cap: int | None  # fen; None counts without a limit
+    ttl_seconds: int  # how long the bucket's key lives after its last write
+
+
+@dataclass(frozen=True, slots=True)
+class BucketTotals:
+    period: str
+    committed: int
+    pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveResult:
+    ok: bool
+    reservation_id: str | None  # set when ok
+    denial: SpendDenial | None  # set when not ok
+    totals: tuple[BucketTotals, ...]  # per bucket, in the order given, after this call
+    replayed: bool = False  # True when an idempotency key answered with its earlier result
+
+
+class ReservationStatus(StrEnum):
+    COMMITTED = "committed"
+    RELEASED = "released"
+    REFUNDED = "refunded"
+    UNKNOWN = "unknown"  # never existed, or expired before commit/release (its quota is free again)
+    CONFLICT = "conflict"  # e.g. commit after release, refund of an uncommitted reservation
+
+
+@dataclass(frozen=True, slots=True)
+class SettleResult:
+    status: ReservationStatus
+    changed: bool  # False when the call repeated an earlier one (idempotent) or was refused
+    amount: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """A read-only snapshot of one user's counters, for explain and support staff."""
+
+    played_seconds: int
+    last_seen: int | None
+    month_committed: int
+    month_pending: int
+    tips_day_committed: int
+    tips_month_committed: int

@@ -1,0 +1,222 @@
+"""Load a policy file: YAML 1.2, `extends:` a preset, strict validation, every problem at once.
+
+A problem reads `file:line:col  dotted.path  message`; unknown keys get a "did you mean" hint. Nothing is
+returned unless the whole policy is valid, so a broken file can never half-apply.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from minorguard.errors import PolicyError, Problem
+from minorguard.policy.presets import PRESET_NAMES, preset_path
+from minorguard.policy.schema import PolicyFile
+from minorguard.policy.yamlfile import Document, Mark, Path_, dotted, load_document
+
+MAX_EXTENDS_DEPTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A validated policy: the effective values, where they came from and a content revision."""
+
+    name: str
+    revision: str  # first 12 hex of the SHA-256 of the effective values: same values, same revision
+    spec: PolicyFile
+    sources: tuple[str, ...]  # the file, then the presets it extends
+    calendar_files: tuple[Path, ...]  # override files, resolved against the file that named them
+
+
+def load_policy(source: str | Path) -> Policy:
+    """Load a policy from a file path, or a bundled preset by name. Raises PolicyError listing every
+    problem found."""
+    path = Path(source)
+    if not path.exists() and str(source) in PRESET_NAMES:
+        path = preset_path(str(source))
+    problems: list[Problem] = []
+    chain = _read_chain(path, problems)
+    if not chain:
+        raise PolicyError(_sorted(problems))
+    merged: dict[str, Any] = {}
+    origin: dict[Path_, Document] = {}
+    for doc in reversed(chain):  # the preset first, the file last: later values win
+        _merge(merged, doc.data, (), doc, origin)
+    merged.pop("extends", None)
+    top = chain[0]
+    merged["extends"] = top.data.get("extends")
+    spec = _validate(merged, origin, top, problems)
+    if problems or spec is None:
+        raise PolicyError(_sorted(problems))
+    base = path.parent
+    calendar_files = tuple(
+        (base / f).resolve() for f in top.data.get("calendar", {}).get("override_files", [])
+    )
+    canonical = spec.model_dump_json(exclude={"description"})
+    revision = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return Policy(spec.name, revision, spec, tuple(d.file for d in chain), calendar_files)
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.file, p.line, p.column))
+
+
+def _read_chain(path: Path, problems: list[Problem]) -> list[Document]:
+    chain: list[Document] = []
+    seen: set[str] = set()
+    current: Path | None = path
+    while current is not None:
+        doc = load_document(current)
+        problems.extend(doc.problems)
+        if doc.data is None:
+            return chain if doc.problems else [*chain, _empty(doc, problems)]
+        if not isinstance(doc.data, dict):
+            problems.append(Problem(doc.file, 1, 1, "", "a policy file is a mapping of keys to values"))
+            return chain
+        chain.append(doc)
+        seen.add(str(current))
+        current = _parent(doc, len(chain), seen, problems)
+    return chain
+
+
+def _empty(doc: Document, problems: list[Problem]) -> Document:
+    problems.append(Problem(doc.file, 1, 1, "", "the file is empty"))
+    return doc
+
+
+def _parent(doc: Document, depth: int, seen: set[str], problems: list[Problem]) -> Path | None:
+    name = doc.data.get("extends")
+    if name is None:
+        return None
+    mark = doc.mark(("extends",))
+    if not isinstance(name, str) or name not in PRESET_NAMES:
+        hint = _did_you_mean(str(name), PRESET_NAMES)
+        problems.append(
+            Problem(
+                doc.file,
+                mark.line,
+                mark.column,
+                "extends",
+                f"unknown preset {name!r}{hint} (presets: {', '.join(PRESET_NAMES)})",
+            )
+        )
+        return None
+    parent = preset_path(name)
+    if str(parent) in seen or depth > MAX_EXTENDS_DEPTH:
+        problems.append(
+            Problem(
+                doc.file,
+                mark.line,
+                mark.column,
+                "extends",
+                f"presets extend each other in a loop through {name!r}",
+            )
+        )
+        return None
+    return parent
+
+
+def _merge(
+    into: dict[str, Any], data: dict[str, Any], path: Path_, doc: Document, origin: dict[Path_, Document]
+) -> None:
+    for key, value in data.items():
+        child = (*path, key)
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, child, doc, origin)
+        else:
+            into[key] = json.loads(json.dumps(value))  # a deep copy of plain data
+        origin[child] = doc
+
+
+def _validate(
+    merged: dict[str, Any], origin: dict[Path_, Document], top: Document, problems: list[Problem]
+) -> PolicyFile | None:
+    if "name" not in top.data and top.data.get("extends") is not None:
+        problems.append(Problem(top.file, 1, 1, "name", "give this policy a name of its own (name: ...)"))
+    try:
+        return PolicyFile.model_validate_json(json.dumps(merged), strict=True)
+    except ValidationError as exc:
+        problems.extend(_problem(error, origin, top) for error in exc.errors())
+        return None
+
+
+def _problem(error: Any, origin: dict[Path_, Document], top: Document) -> Problem:
+    loc: Path_ = tuple(error["loc"])
+    kind = error["type"]
+    if loc and loc[-1] == "[key]":  # a dict key outside its enum, e.g. an unknown age band
+        loc = loc[:-1]
+        message = f"unknown key{_did_you_mean(str(loc[-1]), _enum_choices(error))}; {_friendly(error)}"
+        kind = "extra_forbidden"
+    elif kind == "extra_forbidden":
+        allowed = _fields_at(PolicyFile, loc[:-1])
+        message = f"unknown key{_did_you_mean(str(loc[-1]), allowed)}"
+    elif kind == "missing":
+        message = "this key is required"
+    else:
+        message = _friendly(error)
+    doc = _owner(loc, origin, top)
+    mark: Mark = doc.mark(loc, key=kind == "extra_forbidden")
+    return Problem(mark.file, mark.line, mark.column, dotted(loc), message)
+
+
+def _enum_choices(error: Any) -> list[str]:
+    expected = error.get("ctx", {}).get("expected", "")
+    return [part.strip(" '") for part in expected.replace(" or ", ",").split(",") if part.strip(" '")]
+
+
+def _owner(loc: Path_, origin: dict[Path_, Document], top: Document) -> Document:
+    for end in range(len(loc), 0, -1):
+        if loc[:end] in origin:
+            return origin[loc[:end]]
+    return top
+
+
+def _friendly(error: Any) -> str:
+    kind, value = error["type"], error.get("input")
+    if kind in ("int_type", "int_from_float") and isinstance(value, float):
+        return f"write a whole number (money in fen: 5000 is ¥50.00; got {value})"
+    if kind == "int_type":
+        return f"write a whole number without quotes (got {value!r})"
+    if kind == "enum":
+        return f"{error['msg'].replace('Input should be', 'write')} (got {value!r})"
+    if kind == "string_type":
+        return f"write text (got {value!r})"
+    message: str = error["msg"]
+    return message.replace("Value error, ", "")
+
+
+def _fields_at(model: type[BaseModel], loc: Path_) -> list[str]:
+    """The keys allowed at `loc` inside `model`, following nested models and dict values."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = _model_in(field.annotation) if field else None
+        else:
+            current = None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" — did you mean {close[0]!r}?" if close else ""

@@ -1,0 +1,290 @@
+"""The schema of a policy file, as strict pydantic models.
+
+`extra="forbid"` makes an unknown key an error (the loader adds a "did you mean" hint); `strict=True`
+keeps YAML's types honest: money is an integer number of fen, never a float or a string; a time is an
+"HH:MM" string, never a number. Defaults here are the *neutral* values (a rule that is not configured is
+off); the bundled presets set the regulated numbers, each with its source.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from minorguard.types import FailurePolicy, Mode
+
+_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$|^24:00$")
+
+
+def _check_hhmm(value: str) -> str:
+    if not _HHMM.match(value):
+        raise PydanticCustomError(
+            "time", 'write a time as "HH:MM" from "00:00" to "24:00" (got "{value}")', {"value": value}
+        )
+    return value
+
+
+def minutes_of(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _reject_numbers(value: object) -> object:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        sexagesimal = isinstance(value, int) and value >= 60
+        hint = f", which is how a YAML 1.1 reader sees {value // 60}:{value % 60:02d}" if sexagesimal else ""
+        raise PydanticCustomError(
+            "time",
+            'write times in quotes, like "22:00" (got the number {value}{hint})',
+            {"value": value, "hint": hint},
+        )
+    return value
+
+
+Time = Annotated[str, BeforeValidator(_reject_numbers), AfterValidator(_check_hhmm)]
+Fen = Annotated[int, Field(ge=0, description="money in fen (分): 5000 is ¥50.00")]
+Minutes = Annotated[int, Field(ge=0, le=1440)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_enum_values=False)
+
+
+class BirthdayRule(StrEnum):
+    """When a new year of age begins: at local midnight of the birthday (the default, as every public
+    SDK does), or of the day after (the SPC's criminal-law reading; regulations.md §0)."""
+
+    ON_BIRTHDAY = "on_birthday"
+    DAY_AFTER = "day_after"
+
+
+class CalendarMode(StrEnum):
+    """How NPPA 2021's "Fridays, Saturdays, Sundays and statutory holidays" is read.
+
+    practice: make-up working days (调休) are not play days, and every day of an official holiday block
+    is (the calendars Tencent and NetEase publish). literal: Fri/Sat/Sun always, plus the statutory
+    holiday days only."""
+
+    PRACTICE = "practice"
+    LITERAL = "literal"
+
+
+class MissingCalendarData(StrEnum):
+    WEEKDAY_RULE = "weekday_rule"  # judge the day by its weekday, warn and count the gap
+    DENY = "deny"  # no game service on a day the calendar cannot classify
+
+
+class DayName(StrEnum):
+    MONDAY = "monday"
+    TUESDAY = "tuesday"
+    WEDNESDAY = "wednesday"
+    THURSDAY = "thursday"
+    FRIDAY = "friday"
+    SATURDAY = "saturday"
+    SUNDAY = "sunday"
+    HOLIDAY = "holiday"
+
+
+class MinorBand(StrEnum):
+    UNDER_8 = "under_8"
+    AGE_8_15 = "age_8_15"
+    AGE_16_17 = "age_16_17"
+
+
+class Identity(_Strict):
+    """Real-name verification (LAW Art 75 ¶2; N21 §2): who counts as verified is decided by the identity
+    provider's token; this says which law a deny for a missing verification cites."""
+
+    legal_basis: str = "未成年人保护法 第七十五条; 国新出发〔2021〕14号 第二条 (Art 75; NPPA notice 2021 §2)"
+
+
+class CalendarSettings(_Strict):
+    mode: CalendarMode = CalendarMode.PRACTICE
+    missing_data: MissingCalendarData = MissingCalendarData.WEEKDAY_RULE
+    override_files: list[str] = Field(default_factory=list, description="paths relative to this file")
+
+
+class Curfew(_Strict):
+    """No game service to minors between `start` and `end` (LAW Art 75: 22:00 to 08:00)."""
+
+    mode: Mode = Mode.OFF
+    start: Time = "22:00"
+    end: Time = "08:00"
+    legal_basis: str = "未成年人保护法 第七十五条 (Minors Protection Law Art 75)"
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Curfew:
+        if self.start == self.end:
+            raise PydanticCustomError("curfew", "start and end are the same time: the curfew would be empty")
+        return self
+
+
+class Hours(_Strict):
+    start: Time
+    end: Time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Hours:
+        if minutes_of(self.end) <= minutes_of(self.start):
+            raise PydanticCustomError(
+                "hours", 'end must be after start on the same day (use "24:00" for midnight)'
+            )
+        return self
+
+
+class PlayWindows(_Strict):
+    """Minors may play only on `days`, only within `hours` (N21 §1: Fri/Sat/Sun and holidays, 20:00-21:00)."""
+
+    mode: Mode = Mode.OFF
+    days: list[DayName] = Field(default_factory=list)
+    hours: list[Hours] = Field(default_factory=list)
+    legal_basis: str = "国新出发〔2021〕14号 第一条 (NPPA notice 2021 §1)"
+
+
+class DailyMinutes(_Strict):
+    """Minutes of play per local day; `default` for every day type not named."""
+
+    default: Minutes
+    working_day: Minutes | None = None
+    weekend: Minutes | None = None
+    holiday: Minutes | None = None
+    makeup_workday: Minutes | None = None
+
+
+class PlayTime(_Strict):
+    """Daily play time, counted on the server from heartbeats (N19 §2; G24)."""
+
+    mode: Mode = Mode.OFF
+    on_store_error: FailurePolicy = FailurePolicy.OPEN
+    max_gap_seconds: int = Field(default=300, ge=10, le=3600)
+    warn_before_minutes: list[Annotated[int, Field(ge=1, le=240)]] = Field(default_factory=lambda: [15, 1])
+    daily_minutes: dict[MinorBand, DailyMinutes] = Field(default_factory=dict)
+    legal_basis: str = "国新出发〔2019〕34号 第二条 (NPPA notice 2019 §2)"
+
+
+class Guest(_Strict):
+    """Guest mode for unverified players (N19 §1: at most 1 hour, not again on the device within 15 days;
+    abolished by N21 §2)."""
+
+    mode: Mode = Mode.OFF
+    on_store_error: FailurePolicy = FailurePolicy.CLOSED
+    minutes: int = Field(default=60, ge=1, le=1440)
+    cooldown_days: int = Field(default=15, ge=1, le=366)
+    legal_basis: str = "国新出发〔2019〕34号 第一条 (NPPA notice 2019 §1)"
+
+
+class Rating(_Strict):
+    """Age-appropriateness ratings (LAW Art 75 ¶3; R23 Art 47): a game's minimum age."""
+
+    mode: Mode = Mode.OFF
+    games: dict[str, Annotated[int, Field(ge=0, le=18)]] = Field(default_factory=dict)
+    legal_basis: str = (
+        "未成年人保护法 第七十五条; 未成年人网络保护条例 第四十七条 (Art 75; Regulations Art 47)"
+    )
+
+
+class Game(_Strict):
+    curfew: Curfew = Field(default_factory=Curfew)
+    play_windows: PlayWindows = Field(default_factory=PlayWindows)
+    play_time: PlayTime = Field(default_factory=PlayTime)
+    guest: Guest = Field(default_factory=Guest)
+    rating: Rating = Field(default_factory=Rating)
+
+
+class SpendCap(_Strict):
+    single: Fen
+    monthly: Fen
+
+    @model_validator(mode="after")
+    def _single_within_monthly(self) -> SpendCap:
+        if self.single > self.monthly:
+            raise PydanticCustomError("cap", "single is larger than monthly: no purchase could reach it")
+        return self
+
+
+class Purchase(_Strict):
+    """In-game top-ups by minors (N19 §3): per-purchase and calendar-month caps by age band."""
+
+    mode: Mode = Mode.OFF
+    on_store_error: FailurePolicy = FailurePolicy.CLOSED
+    caps: dict[MinorBand, SpendCap] = Field(default_factory=dict)
+    allow_unverified: bool = False
+    reservation_ttl_seconds: int = Field(default=900, ge=10, le=86400)
+    refund_restores_quota: bool = True
+    legal_basis: str = "国新出发〔2019〕34号 第三条 (NPPA notice 2019 §3)"
+
+
+class PublisherRegistration(_Strict):
+    """Live-stream publisher accounts (LAW Art 76): none under `min_age`; minors from `min_age` need a
+    verified identity and the guardian's consent; adults need a verified identity."""
+
+    mode: Mode = Mode.OFF
+    min_age: int = Field(default=16, ge=0, le=18)
+    consent_scope: str = Field(default="livestream_publisher", min_length=1)
+    legal_basis: str = "未成年人保护法 第七十六条 (Minors Protection Law Art 76)"
+
+
+class TipCaps(_Strict):
+    per_tip: Fen | None = None
+    daily: Fen | None = None
+    monthly: Fen | None = None
+
+
+class Tip(_Strict):
+    """Tipping streamers: banned for minors and unverified users (LS22 §1; LS20); adults within
+    platform-set per-tip, daily and monthly caps, with a warning at half of a limit (LS20)."""
+
+    mode: Mode = Mode.OFF
+    on_store_error: FailurePolicy = FailurePolicy.CLOSED
+    adult_caps: TipCaps = Field(default_factory=TipCaps)
+    warn_at_percent: int = Field(default=50, ge=1, le=100)
+    reservation_ttl_seconds: int = Field(default=900, ge=10, le=86400)
+    legal_basis: str = (
+        "关于规范网络直播打赏 加强未成年人保护的意见 第一条 (live-stream tipping opinions 2022 §1)"
+    )
+
+
+class PolicyFile(_Strict):
+    """One policy file. `extends` names a bundled preset whose values this file overrides."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, strict=True, json_schema_extra={"title": "minorguard policy"}
+    )
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    description: str = ""
+    extends: str | None = None
+    timezone: str = "Asia/Shanghai"
+    birthday: BirthdayRule = BirthdayRule.ON_BIRTHDAY
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    identity: Identity = Field(default_factory=Identity)
+    game: Game = Field(default_factory=Game)
+    purchase: Purchase = Field(default_factory=Purchase)
+    livestream_publisher: PublisherRegistration = Field(default_factory=PublisherRegistration)
+    livestream_tip: Tip = Field(default_factory=Tip)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise PydanticCustomError(
+                "timezone",
+                "unknown time zone '{value}' (use an IANA name like \"Asia/Shanghai\")",
+                {"value": value},
+            ) from None
+        return value
