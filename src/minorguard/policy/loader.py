@@ -151,7 +151,8 @@ def _problem(error: Any, origin: dict[Path_, Document], top: Document) -> Proble
     kind = error["type"]
     if loc and loc[-1] == "[key]":  # a dict key outside its enum, e.g. an unknown age band
         loc = loc[:-1]
-        message = f"unknown key{_did_you_mean(str(loc[-1]), _enum_choices(error))}; {_friendly(error)}"
+        choices = _enum_choices(error)
+        message = f"unknown key{_did_you_mean(str(loc[-1]), choices)} (allowed: {', '.join(choices)})"
         kind = "extra_forbidden"
     elif kind == "extra_forbidden":
         allowed = _fields_at(PolicyFile, loc[:-1])

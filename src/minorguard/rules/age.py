@@ -8,6 +8,7 @@ birthday falls on 1 March in other years. Bands (N19 §3; LAW Art 76): under 8, 
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from minorguard.policy.schema import BirthdayRule
@@ -27,6 +28,7 @@ def anniversary(birthdate: dt.date, years: int, rule: BirthdayRule) -> dt.date:
     return day + dt.timedelta(days=1) if rule is BirthdayRule.DAY_AFTER else day
 
 
+@lru_cache(maxsize=65536)
 def age_on(birthdate: dt.date, local_date: dt.date, rule: BirthdayRule) -> int:
     years = local_date.year - birthdate.year
     if local_date < anniversary(birthdate, years, rule):

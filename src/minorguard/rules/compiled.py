@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -18,11 +19,24 @@ _MAX_CACHED_DATES = 4096
 class Instant:
     """One moment seen in the policy's zone."""
 
-    local: dt.datetime
     epoch: int
     date: dt.date
-    second: int  # seconds since local midnight
+    second: int  # wall-clock seconds since local midnight
     day_start: int  # epoch of local midnight
+    zone: ZoneInfo
+
+    @property
+    def local(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.epoch, self.zone)
+
+
+@dataclass(frozen=True, slots=True)
+class _Day:
+    """A local day whose wall clock runs evenly (no DST change): second = epoch - start."""
+
+    date: dt.date
+    start: int
+    end: int
 
 
 @dataclass(slots=True)
@@ -32,6 +46,9 @@ class CompiledPolicy:
     schedule: Schedule
     lookup: DayLookup
     _days: dict[dt.date, DayInfo] = field(default_factory=dict)
+    _allowed: dict[tuple[dt.date, bool], Intervals] = field(default_factory=dict)
+    _today: _Day | None = None
+    _next: dict[tuple[object, ...], dt.datetime | None] = field(default_factory=dict)
 
     @classmethod
     def build(cls, policy: Policy, lookup: DayLookup) -> CompiledPolicy:
@@ -47,12 +64,18 @@ class CompiledPolicy:
         if isinstance(at, dt.datetime):
             if at.tzinfo is None:
                 raise ValueError("a naive datetime has no zone: pass an aware datetime or epoch seconds")
-            local = at.astimezone(self.zone)
-        else:
-            local = dt.datetime.fromtimestamp(at, self.zone)
-        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            at = at.timestamp()
+        epoch = int(at // 1)
+        today = self._today
+        if today is not None and today.start <= epoch < today.end:  # the hot path: no datetime work
+            return Instant(epoch, today.date, epoch - today.start, today.start, self.zone)
+        local = dt.datetime.fromtimestamp(epoch, self.zone)
+        midnight = int(self.midnight(local.date()).timestamp())
         second = local.hour * 3600 + local.minute * 60 + local.second
-        return Instant(local, int(local.timestamp()), local.date(), second, int(midnight.timestamp()))
+        next_midnight = int(self.midnight(local.date() + dt.timedelta(days=1)).timestamp())
+        if next_midnight - midnight == DAY:
+            self._today = _Day(local.date(), midnight, next_midnight)
+        return Instant(epoch, local.date(), second, midnight, self.zone)
 
     def midnight(self, date: dt.date) -> dt.datetime:
         return dt.datetime.combine(date, dt.time(0), tzinfo=self.zone)
@@ -61,6 +84,17 @@ class CompiledPolicy:
         if second >= DAY:
             return self.midnight(date + dt.timedelta(days=1))
         return self.midnight(date) + dt.timedelta(seconds=second)
+
+    def remember(
+        self, key: tuple[object, ...], compute: Callable[[], dt.datetime | None]
+    ) -> dt.datetime | None:
+        """A per-policy memo for instants that depend only on the date (e.g. the next play window)."""
+        if key in self._next:
+            return self._next[key]
+        if len(self._next) >= _MAX_CACHED_DATES:
+            self._next.clear()
+        value = self._next[key] = compute()
+        return value
 
     def day(self, date: dt.date) -> DayInfo:
         info = self._days.get(date)
@@ -79,10 +113,18 @@ class CompiledPolicy:
         return game.play_windows.mode is not Mode.OFF or game.play_time.mode is not Mode.OFF
 
     def allowed(self, date: dt.date, *, enforced_only: bool = True) -> Intervals:
-        info = self.day(date)
-        if self.calendar_blocks(info) and self.uses_calendar():
-            return ()
-        return self.schedule.allowed(info, enforced_only=enforced_only)
+        """The allowed intervals of a local day, computed once per date."""
+        key = (date, enforced_only)
+        found = self._allowed.get(key)
+        if found is None:
+            if len(self._allowed) >= _MAX_CACHED_DATES:
+                self._allowed.clear()
+            info = self.day(date)
+            blocked = self.calendar_blocks(info) and self.uses_calendar()
+            found = self._allowed[key] = (
+                () if blocked else self.schedule.allowed(info, enforced_only=enforced_only)
+            )
+        return found
 
     def daily_limit(self, band: AgeBand, info: DayInfo) -> int | None:
         """Seconds of play allowed on the day, or None when no limit applies to the band."""

@@ -286,19 +286,32 @@ def next_allowed(
     enforced_only: bool = True,
     from_next_day: bool = False,
 ) -> dt.datetime | None:
-    """The first instant after `now` at which the schedule allows play (on a day with play time left
-    when `from_next_day`, as after the daily limit)."""
-    for offset in range(1 if from_next_day else 0, SCAN_DAYS):
-        date = now.date + dt.timedelta(days=offset)
-        if from_next_day and band.is_minor and cp.daily_limit(band, cp.day(date)) == 0:
+    """The first instant after `now` at which the schedule allows play; with `from_next_day` (after the
+    daily limit) the first one on a later day that has play time. None when `now` is already allowed
+    or nothing opens within SCAN_DAYS."""
+    if not from_next_day:
+        for start, end in cp.allowed(now.date, enforced_only=enforced_only):
+            if start <= now.second < end:
+                return None
+            if start > now.second:
+                return cp.at_second(now.date, start)
+    limit_band = band if from_next_day and band.is_minor else None
+    return cp.remember(
+        ("first_after", now.date, enforced_only, limit_band),
+        lambda: _first_after(cp, now.date, enforced_only, limit_band),
+    )
+
+
+def _first_after(
+    cp: CompiledPolicy, date: dt.date, enforced_only: bool, band: AgeBand | None
+) -> dt.datetime | None:
+    for offset in range(1, SCAN_DAYS):
+        day = date + dt.timedelta(days=offset)
+        if band is not None and cp.daily_limit(band, cp.day(day)) == 0:
             continue  # a day without play time
-        for start, end in cp.allowed(date, enforced_only=enforced_only):
-            if offset == 0:
-                if end <= now.second:
-                    continue
-                if start <= now.second:
-                    return None  # already allowed: nothing to wait for
-            return cp.at_second(date, start)
+        intervals = cp.allowed(day, enforced_only=enforced_only)
+        if intervals:
+            return cp.at_second(day, intervals[0][0])
     return None
 
 

@@ -1,0 +1,207 @@
+"""The `minorguard` command line: check, explain and test policies; show the holiday calendar."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from minorguard.adapters.calendars import StatutoryCalendar
+from minorguard.errors import MinorguardError, PolicyError
+from minorguard.explain import compile_policy, decision_json, run_cases
+from minorguard.policy.cases import load_cases, parse_at, parse_duration
+from minorguard.policy.jsonschema import policy_json_schema
+from minorguard.policy.loader import load_policy
+from minorguard.policy.presets import PRESET_NAMES
+from minorguard.rules.compiled import CompiledPolicy
+from minorguard.rules.evaluate import KnownUsage, explain
+from minorguard.types import Activity, Facts, Subject
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        code: int = args.run(args)
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    except (MinorguardError, ValueError) as exc:
+        print(f"minorguard: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="minorguard", description=__doc__)
+    commands = parser.add_subparsers(metavar="COMMAND")
+    policy = commands.add_parser("policy", help="check, explain and test policy files").add_subparsers(
+        metavar="ACTION"
+    )
+
+    check = policy.add_parser("check", help="validate policy files; list every problem")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.set_defaults(run=_check)
+
+    explain = policy.add_parser("explain", help="the decision for one person, activity and instant")
+    explain.add_argument(
+        "--policy", required=True, metavar="FILE_OR_PRESET", help=f"a file or {PRESET_NAMES}"
+    )
+    explain.add_argument("--activity", required=True, choices=[a.value for a in Activity])
+    explain.add_argument("--birthdate", metavar="YYYY-MM-DD", help="the verified birth date")
+    explain.add_argument("--at", required=True, metavar="ISO8601", help="no offset: the policy's time zone")
+    explain.add_argument("--unverified", action="store_true", help="the identity is not verified")
+    explain.add_argument("--device", help="a guest's device id (guest mode)")
+    explain.add_argument("--played", default="0", metavar="DURATION", help='played today, e.g. "45m"')
+    explain.add_argument("--guest-used", default="0", metavar="DURATION")
+    explain.add_argument("--amount", type=int, metavar="FEN")
+    explain.add_argument("--month-spent", type=int, default=0, metavar="FEN")
+    explain.add_argument("--day-tipped", type=int, default=0, metavar="FEN")
+    explain.add_argument("--guardian-consent", action="append", default=[], metavar="SCOPE")
+    explain.add_argument("--game-id")
+    explain.add_argument("--game-rating", type=int, metavar="AGE")
+    explain.add_argument("--format", choices=["text", "json"], default="text")
+    explain.set_defaults(run=_explain)
+
+    test = policy.add_parser("test", help="run table cases (*.cases.yaml)")
+    test.add_argument("paths", nargs="+", metavar="PATH")
+    test.add_argument("-v", "--verbose", action="store_true", help="list passing cases too")
+    test.set_defaults(run=_test)
+
+    schema = policy.add_parser("schema", help="print the JSON Schema of policy files")
+    schema.set_defaults(run=_schema)
+
+    calendar = commands.add_parser("calendar", help="the holiday calendar").add_subparsers(metavar="ACTION")
+    show = calendar.add_parser("show", help="day types of a year and the days of data left")
+    show.add_argument("--year", type=int, required=True)
+    show.add_argument("--policy", metavar="FILE_OR_PRESET", help="use its calendar override files")
+    show.add_argument("--today", metavar="YYYY-MM-DD", help="count data left from this day (default: today)")
+    show.set_defaults(run=_calendar_show)
+    return parser
+
+
+def _check(args: argparse.Namespace) -> int:
+    failed = 0
+    for file in args.files:
+        try:
+            policy = load_policy(file)
+        except PolicyError as exc:
+            print(exc, file=sys.stderr)
+            failed += 1
+            continue
+        print(f"ok  {file}  {policy.name} (revision {policy.revision})")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    cp = compile_policy(args.policy)
+    at = parse_at(args.at, cp.zone)
+    if args.birthdate is None and not args.unverified:
+        raise ValueError("give --birthdate YYYY-MM-DD, or --unverified")
+    birthdate = None if args.unverified else dt.date.fromisoformat(args.birthdate)
+    subject = Subject(
+        "explain", birthdate, not args.unverified, frozenset(args.guardian_consent), args.device
+    )
+    activity = Activity(args.activity)
+    if activity in (Activity.PURCHASE, Activity.LIVESTREAM_TIP) and args.amount is None:
+        raise ValueError(f"{activity.value} needs --amount FEN")
+    facts = Facts(activity, args.amount, args.game_id, args.game_rating)
+    usage = KnownUsage(
+        parse_duration(args.played), args.month_spent, args.day_tipped, parse_duration(args.guest_used)
+    )
+    result = decision_json(cp, explain(cp, subject, facts, at, usage), at, subject)
+    if args.format == "json":
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print_decision(result)
+    return EXIT_OK
+
+
+def _print_decision(result: dict[str, object]) -> None:
+    rows = [
+        ("policy", f"{result['policy']} (revision {result['revision']})"),
+        (
+            "at",
+            f"{result['at']} ({_weekday(str(result['at']))}, {result['day_type']}"
+            f"{'' if result['calendar_known'] else ', no calendar data'})",
+        ),
+        ("person", f"{result['band']}" + (f", age {result['age']}" if result["age"] is not None else "")),
+        ("outcome", str(result["outcome"]).upper()),
+        ("reason", f"{result['reason']}" + (f" — {result['detail']}" if result["detail"] else "")),
+    ]
+    for key in ("rule", "legal_basis", "allowed_again_at", "remaining_seconds", "remaining_budget_fen"):
+        if result.get(key) is not None:
+            rows.append((key.replace("_", " "), str(result[key])))
+    rows += [("warning", str(w["message"])) for w in result["warnings"]]  # type: ignore[attr-defined]
+    rows += [("report-only", f"{f['reason']} ({f['rule']})") for f in result["report_only"]]  # type: ignore[attr-defined]
+    for key, value in rows:
+        print(f"{key:<22}{value}")
+
+
+def _weekday(iso: str) -> str:
+    return dt.datetime.fromisoformat(iso).strftime("%A")
+
+
+def _test(args: argparse.Namespace) -> int:
+    files = sorted(
+        {f for p in map(Path, args.paths) for f in ([p] if p.is_file() else p.rglob("*.cases.yaml"))}
+    )
+    if not files:
+        raise ValueError(f"no *.cases.yaml files under {' '.join(args.paths)}")
+    cache: dict[str, CompiledPolicy] = {}
+    passed = failed = 0
+    for file in files:
+        for result in run_cases(load_cases(file), cache):
+            if result.failures:
+                failed += 1
+                print(f"FAIL {result.file}:{result.line}  {result.name}")
+                for failure in result.failures:
+                    print(f"       {failure}")
+            else:
+                passed += 1
+                if args.verbose:
+                    print(f"ok   {result.file}:{result.line}  {result.name}")
+    print(f"{passed} passed, {failed} failed")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(policy_json_schema(), ensure_ascii=False, indent=2))
+    return EXIT_OK
+
+
+def _calendar_show(args: argparse.Namespace) -> int:
+    files = load_policy(args.policy).calendar_files if args.policy else ()
+    calendar = StatutoryCalendar(files)
+    today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
+    day, unknown = dt.date(args.year, 1, 1), 0
+    while day.year == args.year:
+        info = calendar.day_info(day)
+        unknown += not info.known
+        if info.known and info.day_type.value in ("holiday", "makeup_workday"):
+            note = " statutory" if info.statutory else ""
+            name = f" {info.name}" if info.name else ""
+            print(f"{day.isoformat()} {day.strftime('%a')}  {info.day_type.value}{note}{name}")
+        day += dt.timedelta(days=1)
+    if unknown:
+        print(
+            f"no holiday data for {unknown} days of {args.year}: they are judged by their weekday "
+            "(add an override file: see policies/README.md)"
+        )
+    print(
+        f"data covers {calendar.first_covered_date} .. {calendar.last_covered_date}; "
+        f"{calendar.days_of_data_left(today)} days of data left from {today}"
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
