@@ -7,7 +7,7 @@ Everything here is a frozen value or a closed enum. Enum values double as metric
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -163,7 +163,7 @@ class Decision:
     report_only: tuple[Finding, ...] = ()
     detail: str = ""
     reservation_id: str | None = None
-    extra: dict[str, int] = field(default_factory=dict)
+    failed_open: bool = False  # the store could not answer and the rule's failure policy is `open`
 
     @property
     def allowed(self) -> bool:

@@ -1,0 +1,166 @@
+"""The engine: rules + counter store + modes + failure policy, in one place.
+
+Every front door (the ASGI middleware, the sidecar) calls `Engine.decide`. The stateless rules run
+first; at most ONE store call settles a stateful check; adults, exempt activities and stateless denies
+never touch the store. Store failures are applied here and nowhere else: a rule whose failure policy is
+`open` allows (and says so in the decision), `closed` denies with `store_unavailable`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
+
+from minorguard.adapters.base import CounterStore, subject_key
+from minorguard.counters import SettleResult, Usage
+from minorguard.errors import StoreError, StoreErrorKind
+from minorguard.rules.compiled import CompiledPolicy
+from minorguard.rules.evaluate import StatefulCheck, evaluate_at
+from minorguard.rules.game import GuestCheck, PlayCheck, finish_guest, finish_play
+from minorguard.rules.person import Person
+from minorguard.rules.spending import finish_spend
+from minorguard.types import Decision, Facts, FailurePolicy, Finding, Mode, Reason, Subject
+
+Clock = Callable[[], float]
+PLAY_KEY_TTL = 2 * 86400  # a day's play counter outlives its day by one: yesterday's split still lands
+_MAX_KEYS = 65536
+
+
+class EngineObserver(Protocol):
+    """Told about what metrics count; the middleware and sidecar pass their Prometheus-backed one."""
+
+    def store_failed(self, activity: str, kind: StoreErrorKind, failure: FailurePolicy) -> None: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        store: CounterStore,
+        *,
+        subject_secret: bytes,
+        clock: Clock = time.time,
+        observer: EngineObserver | None = None,
+    ) -> None:
+        self.policy = policy
+        self.store = store
+        self.clock = clock
+        self.observer = observer
+        self._secret = subject_secret
+        self._keys: dict[str, str] = {}
+
+    def user_key(self, subject_id: str) -> str:
+        """The store key of a subject (a keyed hash; never the raw id), cached."""
+        key = self._keys.get(subject_id)
+        if key is None:
+            if len(self._keys) >= _MAX_KEYS:
+                self._keys.clear()
+            key = self._keys[subject_id] = subject_key(self._secret, subject_id)
+        return key
+
+    def evaluate(self, subject: Subject, facts: Facts, at: float | None = None) -> Decision | StatefulCheck:
+        """The stateless part alone: a Decision, or the one stateful check the store must settle."""
+        cp = self.policy
+        now = cp.instant(self.clock() if at is None else at)
+        person = Person.at(subject, now.date, cp.policy.spec.birthday, cp.zone)
+        return evaluate_at(cp, person, facts, now)
+
+    async def decide(
+        self, subject: Subject, facts: Facts, *, idempotency_key: str | None = None, at: float | None = None
+    ) -> Decision:
+        result = self.evaluate(subject, facts, at)
+        if isinstance(result, Decision):
+            return result
+        try:
+            return await self._settle(subject, result, idempotency_key)
+        except StoreError as exc:
+            return self._store_failed(facts, result, exc)
+
+    async def _settle(self, subject: Subject, check: StatefulCheck, idempotency_key: str | None) -> Decision:
+        now = check.instant
+        if isinstance(check, PlayCheck):
+            played = await self.store.play_heartbeat(
+                self.user_key(subject.subject_id),
+                now=now.epoch,
+                day=now.date.isoformat(),
+                prev_day=(now.date - dt.timedelta(days=1)).isoformat(),
+                day_start=now.day_start,
+                max_gap=check.max_gap,
+                limit_seconds=check.limit_seconds,
+                ttl_seconds=PLAY_KEY_TTL,
+            )
+            return finish_play(self.policy, check, played.used_seconds)
+        if isinstance(check, GuestCheck):
+            guest = await self.store.guest_heartbeat(
+                check.device,
+                now=now.epoch,
+                max_gap=check.max_gap,
+                window_seconds=check.window_seconds,
+                limit_seconds=check.limit_seconds,
+            )
+            return finish_guest(self.policy, check, guest)
+        reserved = await self.store.reserve(
+            self.user_key(subject.subject_id),
+            kind=check.kind,
+            amount=check.amount,
+            single_cap=check.single_cap,
+            buckets=check.buckets,
+            reservation_id=secrets.token_hex(16),
+            idempotency_key=idempotency_key,
+            now=now.epoch,
+            reservation_ttl=check.reservation_ttl,
+        )
+        return finish_spend(check, reserved)
+
+    def _store_failed(self, facts: Facts, check: StatefulCheck, exc: StoreError) -> Decision:
+        failure = check.on_store_error
+        if self.observer is not None:
+            self.observer.store_failed(facts.activity.value, exc.kind, failure)
+        found = check.findings
+        if failure is FailurePolicy.OPEN:
+            return replace(found.allow(), failed_open=True)
+        rule = _rule_of(check)
+        return found.deny(
+            Finding(
+                Reason.STORE_UNAVAILABLE,
+                rule,
+                check.legal_basis,
+                Mode.ENFORCE,
+                None,
+                f"the {rule} counters are unavailable ({exc.kind.value})",
+            )
+        )
+
+    async def commit(self, subject_id: str, reservation_id: str, *, at: float | None = None) -> SettleResult:
+        return await self.store.commit(self.user_key(subject_id), reservation_id, now=self._now(at))
+
+    async def release(self, subject_id: str, reservation_id: str, *, at: float | None = None) -> SettleResult:
+        return await self.store.release(self.user_key(subject_id), reservation_id, now=self._now(at))
+
+    async def refund(self, subject_id: str, reservation_id: str, *, at: float | None = None) -> SettleResult:
+        restore = self.policy.policy.spec.purchase.refund_restores_quota
+        return await self.store.refund(
+            self.user_key(subject_id), reservation_id, now=self._now(at), restore_quota=restore
+        )
+
+    def _now(self, at: float | None) -> int:
+        return int(self.clock() if at is None else at)
+
+    async def usage(self, subject_id: str, at: float | None = None) -> Usage:
+        now = self.policy.instant(self.clock() if at is None else at)
+        month = now.date.isoformat()[:7]
+        return await self.store.usage(
+            self.user_key(subject_id), day=now.date.isoformat(), month=month, now=now.epoch
+        )
+
+
+def _rule_of(check: StatefulCheck) -> str:
+    if isinstance(check, PlayCheck):
+        return "game.play_time"
+    if isinstance(check, GuestCheck):
+        return "game.guest"
+    return check.rule
