@@ -79,6 +79,19 @@ def _parser() -> argparse.ArgumentParser:
     schema = policy.add_parser("schema", help="print the JSON Schema of policy files")
     schema.set_defaults(run=_schema)
 
+    demo = commands.add_parser("demo", help="run a demo game and streaming backend with the middleware")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--start-at", metavar="ISO8601", help="start the demo clock at this instant")
+    demo.set_defaults(run=_demo)
+
+    token = commands.add_parser("token", help="print a token the demo accepts")
+    token.add_argument("--sub", required=True, metavar="ID")
+    token.add_argument("--birthdate", metavar="YYYY-MM-DD")
+    token.add_argument("--unverified", action="store_true")
+    token.add_argument("--guardian-consent", action="append", default=[], metavar="SCOPE")
+    token.set_defaults(run=_token)
+
     calendar = commands.add_parser("calendar", help="the holiday calendar").add_subparsers(metavar="ACTION")
     show = calendar.add_parser("show", help="day types of a year and the days of data left")
     show.add_argument("--year", type=int, required=True)
@@ -93,6 +106,7 @@ def _check(args: argparse.Namespace) -> int:
     for file in args.files:
         try:
             policy = load_policy(file)
+            StatutoryCalendar(policy.calendar_files)  # its override files must be valid too
         except PolicyError as exc:
             print(exc, file=sys.stderr)
             failed += 1
@@ -200,6 +214,39 @@ def _calendar_show(args: argparse.Namespace) -> int:
         f"data covers {calendar.first_covered_date} .. {calendar.last_covered_date}; "
         f"{calendar.days_of_data_left(today)} days of data left from {today}"
     )
+    return EXIT_OK
+
+
+def _web() -> None:
+    try:
+        import starlette  # noqa: F401, PLC0415
+        import uvicorn  # noqa: F401, PLC0415
+    except ImportError:
+        raise ValueError("this command needs the web extra: pip install 'minorguard[web]'") from None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    _web()
+    import uvicorn  # noqa: PLC0415  (optional dependency)
+
+    from minorguard.demo import build_demo_app, offset_clock, print_tour  # noqa: PLC0415
+
+    start = parse_at(args.start_at, dt.timezone(dt.timedelta(hours=8))) if args.start_at else None
+    clock = offset_clock(start)
+    app = build_demo_app(clock=clock)
+    print_tour(f"http://{args.host}:{args.port}", clock())
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
+def _token(args: argparse.Namespace) -> int:
+    _web()
+    from minorguard.demo import demo_token  # noqa: PLC0415  (optional dependency)
+
+    if args.birthdate is None and not args.unverified:
+        raise ValueError("give --birthdate YYYY-MM-DD, or --unverified")
+    birthdate = dt.date.fromisoformat(args.birthdate) if args.birthdate else None
+    print(demo_token(args.sub, birthdate, verified=not args.unverified, consent=tuple(args.guardian_consent)))
     return EXIT_OK
 
 

@@ -114,5 +114,9 @@ def _comparable(key: str, want: Any, have: Any, cp: CompiledPolicy) -> tuple[Any
     if key == "allowed_again_at":
         if want == "none":
             return None, have
-        return parse_at(str(want), cp.zone), None if have is None else dt.datetime.fromisoformat(have)
+        expected = parse_at(str(want), cp.zone)
+        actual = None if have is None else dt.datetime.fromisoformat(have)
+        return expected.isoformat(), None if actual is None else actual.astimezone(
+            expected.tzinfo
+        ).isoformat()
     return getattr(want, "value", want), have

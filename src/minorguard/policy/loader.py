@@ -58,8 +58,10 @@ def load_policy(source: str | Path) -> Policy:
     calendar_files = tuple(
         (base / f).resolve() for f in top.data.get("calendar", {}).get("override_files", [])
     )
-    canonical = spec.model_dump_json(exclude={"description"})
-    revision = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(spec.model_dump_json(exclude={"description"}).encode())
+    for file in calendar_files:  # an edited holiday override changes decisions, so it changes the revision
+        digest.update(file.read_bytes() if file.is_file() else b"(missing)")
+    revision = digest.hexdigest()[:12]
     return Policy(spec.name, revision, spec, tuple(d.file for d in chain), calendar_files)
 
 
@@ -142,11 +144,12 @@ def _validate(
     try:
         return PolicyFile.model_validate_json(json.dumps(merged), strict=True)
     except ValidationError as exc:
-        problems.extend(_problem(error, origin, top) for error in exc.errors())
+        problems.extend(problem_of(PolicyFile, error, origin, top) for error in exc.errors())
         return None
 
 
-def _problem(error: Any, origin: dict[Path_, Document], top: Document) -> Problem:
+def problem_of(model: type[BaseModel], error: Any, origin: dict[Path_, Document], top: Document) -> Problem:
+    """A pydantic error as a located, friendly problem (unknown keys get a "did you mean")."""
     loc: Path_ = tuple(error["loc"])
     kind = error["type"]
     if loc and loc[-1] == "[key]":  # a dict key outside its enum, e.g. an unknown age band
@@ -155,7 +158,7 @@ def _problem(error: Any, origin: dict[Path_, Document], top: Document) -> Proble
         message = f"unknown key{_did_you_mean(str(loc[-1]), choices)} (allowed: {', '.join(choices)})"
         kind = "extra_forbidden"
     elif kind == "extra_forbidden":
-        allowed = _fields_at(PolicyFile, loc[:-1])
+        allowed = _fields_at(model, loc[:-1])
         message = f"unknown key{_did_you_mean(str(loc[-1]), allowed)}"
     elif kind == "missing":
         message = "this key is required"

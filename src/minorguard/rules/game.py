@@ -215,7 +215,7 @@ def _rating(cp: CompiledPolicy, person: Person, facts: Facts, found: Findings) -
             rule.legal_basis,
             rule.mode,
             f"the game is rated {rating}+",
-            person.turns(rating),
+            _allowed_from(cp, person.turns(rating), rating),
         ),
     )
 
@@ -313,6 +313,15 @@ def _first_after(
         if intervals:
             return cp.at_second(day, intervals[0][0])
     return None
+
+
+def _allowed_from(cp: CompiledPolicy, instant: dt.datetime | None, age: int) -> dt.datetime | None:
+    """The first instant at or after `instant` (when the person turns `age`) at which the schedule lets
+    them play: adults at once, minors in the next allowed interval."""
+    if instant is None or age >= ADULT_AGE:
+        return instant
+    start = cp.instant(instant)
+    return next_allowed(cp, start, AgeBand.AGE_8_15) or instant
 
 
 def _again(cp: CompiledPolicy, person: Person, candidate: dt.datetime | None) -> dt.datetime | None:

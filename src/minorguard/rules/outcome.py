@@ -14,6 +14,7 @@ class Findings:
 
     band: AgeBand
     report_only: list[Finding] = field(default_factory=list)
+    notes: list[Warning] = field(default_factory=list)  # warnings every allow carries (e.g. calendar gaps)
 
     def check(self, mode: Mode, finding: Finding) -> Decision | None:
         """Record a deny found by a rule in `mode`; return the deny Decision when the rule enforces."""
@@ -49,7 +50,7 @@ class Findings:
             band=self.band,
             remaining_seconds=remaining_seconds,
             remaining_budget_fen=remaining_budget_fen,
-            warnings=warnings,
+            warnings=(*self.notes, *warnings) if self.notes else warnings,
             report_only=tuple(self.report_only),
             reservation_id=reservation_id,
         )
