@@ -77,7 +77,9 @@ def _read_chain(path: Path, problems: list[Problem]) -> list[Document]:
         doc = load_document(current)
         problems.extend(doc.problems)
         if doc.data is None:
-            return chain if doc.problems else [*chain, _empty(doc, problems)]
+            if not doc.problems:
+                problems.append(Problem(doc.file, 1, 1, "", "the file is empty"))
+            return chain
         if not isinstance(doc.data, dict):
             problems.append(Problem(doc.file, 1, 1, "", "a policy file is a mapping of keys to values"))
             return chain
@@ -85,11 +87,6 @@ def _read_chain(path: Path, problems: list[Problem]) -> list[Document]:
         seen.add(str(current))
         current = _parent(doc, len(chain), seen, problems)
     return chain
-
-
-def _empty(doc: Document, problems: list[Problem]) -> Document:
-    problems.append(Problem(doc.file, 1, 1, "", "the file is empty"))
-    return doc
 
 
 def _parent(doc: Document, depth: int, seen: set[str], problems: list[Problem]) -> Path | None:
@@ -191,6 +188,10 @@ def _friendly(error: Any) -> str:
         return f"{error['msg'].replace('Input should be', 'write')} (got {value!r})"
     if kind == "string_type":
         return f"write text (got {value!r})"
+    if kind == "greater_than_equal":
+        return f"must be {error['ctx']['ge']} or more (got {value!r})"
+    if kind == "less_than_equal":
+        return f"must be {error['ctx']['le']} or less (got {value!r})"
     message: str = error["msg"]
     return message.replace("Value error, ", "")
 
@@ -198,12 +199,17 @@ def _friendly(error: Any) -> str:
 def _fields_at(model: type[BaseModel], loc: Path_) -> list[str]:
     """The keys allowed at `loc` inside `model`, following nested models and dict values."""
     current: Any = model
+    skip_key = False  # the part after a dict field is a key of that dict, not a field name
     for part in loc:
         if isinstance(part, int) or current is None:
+            continue
+        if skip_key:
+            skip_key = False
             continue
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = current.model_fields.get(str(part))
             current = _model_in(field.annotation) if field else None
+            skip_key = field is not None and getattr(field.annotation, "__origin__", None) is dict
         else:
             current = None
     if isinstance(current, type) and issubclass(current, BaseModel):

@@ -19,7 +19,9 @@ _BAND_EDGES = ((8, AgeBand.UNDER_8), (16, AgeBand.AGE_8_15), (ADULT_AGE, AgeBand
 
 
 def anniversary(birthdate: dt.date, years: int, rule: BirthdayRule) -> dt.date:
-    """The local date on which the person is `years` old."""
+    """The local date on which the person is `years` old (0 on the day of birth, whatever the rule)."""
+    if years <= 0:
+        return birthdate
     year = birthdate.year + years
     try:
         day = birthdate.replace(year=year)
@@ -33,7 +35,7 @@ def age_on(birthdate: dt.date, local_date: dt.date, rule: BirthdayRule) -> int:
     years = local_date.year - birthdate.year
     if local_date < anniversary(birthdate, years, rule):
         years -= 1
-    return years
+    return max(years, 0)
 
 
 def band_for_age(age: int) -> AgeBand:

@@ -224,16 +224,19 @@ def _schedule(cp: CompiledPolicy, person: Person, now: Instant, found: Findings)
     spec = cp.policy.spec
     schedule = cp.schedule
     info = cp.day(now.date)
-    if not info.known and cp.uses_calendar() and cp.calendar_blocks(info):
-        return found.deny(
-            finding(
-                Reason.CALENDAR_NO_DATA,
-                "calendar",
-                spec.game.play_windows.legal_basis,
-                Mode.ENFORCE,
-                f"the holiday calendar has no data for {info.date}",
+    if not info.known and cp.uses_calendar():
+        if cp.calendar_blocks(info):
+            return found.deny(
+                finding(
+                    Reason.CALENDAR_NO_DATA,
+                    "calendar",
+                    spec.game.play_windows.legal_basis,
+                    Mode.ENFORCE,
+                    f"the holiday calendar has no data for {info.date}",
+                )
             )
-        )
+        note = f"no holiday data for {info.date}: judged as a {info.day_type.value}"
+        found.notes.append(Warning(WarningCode.CALENDAR_NO_DATA, note))
     curfew = spec.game.curfew
     if schedule.curfew is not None and containing(schedule.curfew, now.second) is None:
         again = _again(

@@ -3,6 +3,7 @@ and a guardian's consent; adults need a verified identity."""
 
 from __future__ import annotations
 
+from minorguard.rules.age import ADULT_AGE
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.outcome import Findings, finding
 from minorguard.rules.person import Person
@@ -53,6 +54,7 @@ def check_publisher(cp: CompiledPolicy, person: Person) -> Decision:
                     rule.legal_basis,
                     rule.mode,
                     f"a guardian's consent ({rule.consent_scope}) is required",
+                    person.turns(ADULT_AGE),
                 ),
             )
             or found.allow()
