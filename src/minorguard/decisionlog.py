@@ -1,0 +1,49 @@
+"""One JSON line per decision, for audit: no raw identity (the subject is a keyed hash), no birth date,
+no amount. Written to the `minorguard.decisions` logger; route it where the audit trail lives."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+
+from minorguard.types import Decision
+
+LOGGER = logging.getLogger("minorguard.decisions")
+
+
+def decision_id() -> str:
+    return secrets.token_hex(8)
+
+
+def log_decision(
+    *,
+    subject_key: str | None,
+    activity: str,
+    decision: Decision,
+    policy: str,
+    revision: str,
+    latency: float,
+    front_door: str,
+    decision_id: str,
+) -> None:
+    if not LOGGER.isEnabledFor(logging.INFO):
+        return
+    event = {
+        "decision_id": decision_id,
+        "ts": round(time.time(), 3),
+        "front_door": front_door,
+        "subject": subject_key,
+        "activity": activity,
+        "outcome": decision.outcome.value,
+        "reason": decision.reason.value,
+        "rule": decision.rule,
+        "mode": "report_only" if decision.report_only and decision.allowed else "enforce",
+        "report_only": [f.reason.value for f in decision.report_only],
+        "failed_open": decision.failed_open,
+        "policy": policy,
+        "policy_revision": revision,
+        "latency_ms": round(latency * 1000, 3),
+    }
+    LOGGER.info(json.dumps(event, ensure_ascii=False))

@@ -1,0 +1,210 @@
+"""`minorguard demo`: a small game and live-streaming backend with the middleware mounted, on the
+in-memory store and the demo signing key, so every rule can be seen acting with curl.
+
+`--start-at` starts the demo's clock at an instant (it then runs on), so a curfew can be shown at any
+time of day. Never use the demo key in production: anyone can mint tokens with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from minorguard.adapters.identity import issue_token
+from minorguard.engine import Clock
+from minorguard.middleware import MinorGuardMiddleware
+from minorguard.types import Decision
+
+DEMO_SECRET = b"minorguard-demo-signing-key-not-for-production"
+DEMO_ISSUER = DEMO_AUDIENCE = "minorguard-demo"
+
+
+def demo_config() -> Path:
+    return Path(str(resources.files("minorguard") / "presets" / "examples" / "demo-deployment.yaml"))
+
+
+def offset_clock(start_at: dt.datetime | None) -> Clock:
+    """A clock that starts at `start_at` and runs at the real pace."""
+    if start_at is None:
+        return time.time
+    offset = start_at.timestamp() - time.time()
+    return lambda: time.time() + offset
+
+
+def demo_token(
+    subject: str,
+    birthdate: dt.date | None,
+    *,
+    verified: bool = True,
+    consent: tuple[str, ...] = (),
+    expires_in: int = 7 * 86400,
+    now: float | None = None,
+) -> str:
+    return issue_token(
+        secret_or_private_key=DEMO_SECRET,
+        algorithm="HS256",
+        subject=subject,
+        birthdate=birthdate,
+        verified=verified,
+        guardian_consent=consent,
+        issuer=DEMO_ISSUER,
+        audience=DEMO_AUDIENCE,
+        expires_in=expires_in,
+        now=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Persona:
+    name: str
+    subject: str
+    birthdate: dt.date | None
+    verified: bool = True
+    consent: tuple[str, ...] = ()
+
+
+def personas(today: dt.date) -> list[Persona]:
+    def born(years: int) -> dt.date:
+        return today.replace(year=today.year - years) - dt.timedelta(days=30)
+
+    return [
+        Persona("adult", "demo-adult", born(30)),
+        Persona("15-year-old", "demo-teen-15", born(15)),
+        Persona(
+            "17-year-old with guardian consent", "demo-teen-17", born(17), consent=("livestream_publisher",)
+        ),
+        Persona("7-year-old", "demo-child-7", born(7)),
+        Persona("unverified", "demo-unverified", None, verified=False),
+    ]
+
+
+def _decision(request: Request) -> dict[str, object]:
+    decision: Decision | None = request.scope.get("state", {}).get("minorguard")
+    if decision is None:
+        return {}
+    return {
+        "band": decision.band.value,
+        "remaining_seconds": decision.remaining_seconds,
+        "remaining_budget_fen": decision.remaining_budget_fen,
+        "warnings": [w.code.value for w in decision.warnings],
+    }
+
+
+async def ping(request: Request) -> JSONResponse:
+    return JSONResponse({"game": "pong", "minorguard": _decision(request)})
+
+
+async def purchase(request: Request) -> JSONResponse:
+    body = await request.json()
+    if body.get("fail"):  # lets the demo show a released reservation
+        return JSONResponse({"error": "payment provider declined"}, status_code=502)
+    return JSONResponse(
+        {"purchased_fen": body["amount_fen"], "minorguard": _decision(request)}, status_code=201
+    )
+
+
+async def publisher(request: Request) -> JSONResponse:
+    return JSONResponse({"publisher": "registered"}, status_code=201)
+
+
+async def tip(request: Request) -> JSONResponse:
+    body = await request.json()
+    room = request.path_params["room"]
+    return JSONResponse(
+        {"room": room, "tipped_fen": body["amount_fen"], "minorguard": _decision(request)}, status_code=201
+    )
+
+
+async def game_ws(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await websocket.send_json({"game": "connected"})
+    await websocket.close()
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def build_demo_app(
+    *, clock: Clock = time.time, registry: CollectorRegistry | None = None, config: Path | None = None
+) -> MinorGuardMiddleware:
+    registry = registry if registry is not None else CollectorRegistry()
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app = Starlette(
+        routes=[
+            Route("/game/ping", ping),
+            Route("/shop/purchases", purchase, methods=["POST"]),
+            Route("/live/publishers", publisher, methods=["POST"]),
+            Route("/live/rooms/{room}/tips", tip, methods=["POST"]),
+            WebSocketRoute("/game/ws", game_ws),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+        ]
+    )
+    return MinorGuardMiddleware.from_config(app, config or demo_config(), registry=registry, clock=clock)
+
+
+def print_tour(base_url: str, now: float) -> None:
+    today = dt.datetime.fromtimestamp(now, dt.timezone(dt.timedelta(hours=8))).date()
+    print(f"minorguard demo on {base_url} (policy: demo = nppa-2021 + live-streaming rules)")
+    print(f"demo clock: {dt.datetime.fromtimestamp(now, dt.timezone(dt.timedelta(hours=8))).isoformat()}\n")
+    for persona in personas(today):
+        # minted on the real clock: the verifier checks exp against real time, whatever the demo clock says
+        token = demo_token(
+            persona.subject, persona.birthdate, verified=persona.verified, consent=persona.consent
+        )
+        born = persona.birthdate.isoformat() if persona.birthdate else "unknown"
+        variable = "TOKEN_" + persona.subject.upper().replace("-", "_")
+        print(f"# {persona.name} (born {born})\nexport {variable}={token}\n")
+    auth = 'curl -s -H "Authorization: Bearer $TOKEN_{}" '
+    lines = [
+        (
+            "a 15-year-old plays (allowed only Fri/Sat/Sun/holidays 20:00-21:00)",
+            auth.format("DEMO_TEEN_15") + f"{base_url}/game/ping",
+        ),
+        ("an adult plays at any time", auth.format("DEMO_ADULT") + f"{base_url}/game/ping"),
+        (
+            "a 15-year-old tops up ¥50.01: over the single cap",
+            auth.format("DEMO_TEEN_15") + f"-X POST {base_url}/shop/purchases -d '{{\"amount_fen\": 5001}}'",
+        ),
+        (
+            "a 7-year-old may not pay at all",
+            auth.format("DEMO_CHILD_7") + f"-X POST {base_url}/shop/purchases -d '{{\"amount_fen\": 100}}'",
+        ),
+        (
+            "a 17-year-old may not tip",
+            auth.format("DEMO_TEEN_17") + f"-X POST {base_url}/live/rooms/7/tips "
+            "-d '{\"amount_fen\": 100}'",
+        ),
+        (
+            "a 17-year-old with guardian consent registers as a publisher",
+            auth.format("DEMO_TEEN_17") + f"-X POST {base_url}/live/publishers",
+        ),
+        ("a 15-year-old may not", auth.format("DEMO_TEEN_15") + f"-X POST {base_url}/live/publishers"),
+        ("no token: 401", f"curl -s {base_url}/game/ping"),
+        (
+            "answers in English",
+            auth.format("DEMO_UNVERIFIED") + f"-H 'Accept-Language: en' {base_url}/game/ping",
+        ),
+        ("metrics", f"curl -s {base_url}/metrics | grep ^minorguard_decisions"),
+    ]
+    for title, command in lines:
+        print(f"# {title}\n{command}\n")
+    print(
+        "Try --start-at 2026-11-20T20:50:00+08:00 (a Friday evening) to see play allowed, the 15-minute "
+        "warning and the window closing at 21:00."
+    )

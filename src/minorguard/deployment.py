@@ -1,0 +1,165 @@
+"""The deployment config file of the middleware and the sidecar: which policy, which store, how tokens
+are verified, and which routes carry which activity. Problems are reported as file:line:col, like
+policy files.
+
+    policy: policies/star-fleet.yaml        # a file (relative to this one) or a preset name
+    store: redis://redis:6379/0
+    subject_secret: {env: MINORGUARD_SUBJECT_SECRET}
+    identity:
+      algorithms: [RS256]
+      issuer: https://id.example.com
+      audience: star-fleet
+      jwks_url: https://id.example.com/.well-known/jwks.json
+    routes:
+      - {method: POST, path: /shop/purchases, activity: purchase, amount: {from: body, name: amount_fen}}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from minorguard.errors import MinorguardError, PolicyError, Problem
+from minorguard.middleware.routes import Route, RouteTable, Source, Where, compile_pattern
+from minorguard.policy.loader import problem_of
+from minorguard.policy.presets import PRESET_NAMES
+from minorguard.policy.yamlfile import load_document
+from minorguard.types import Activity
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class SecretRef(_Strict):
+    """A secret from an environment variable or a mounted file (never written in the config itself,
+    except `value` for demos and tests)."""
+
+    env: str | None = None
+    file: str | None = None
+    value: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretRef:
+        if sum(x is not None for x in (self.env, self.file, self.value)) != 1:
+            raise ValueError("give exactly one of env, file or value")
+        return self
+
+    def read(self, base: Path) -> bytes:
+        if self.env is not None:
+            found = os.environ.get(self.env)
+            if not found:
+                raise MinorguardError(f"the environment variable {self.env} is not set")
+            return found.encode()
+        if self.file is not None:
+            return (base / self.file).read_bytes().strip()
+        return (self.value or "").encode()
+
+
+class SourceSettings(_Strict):
+    from_: Where = Field(alias="from")
+    name: str = Field(min_length=1)
+
+
+class RouteSettings(_Strict):
+    method: str | list[str] = "*"
+    path: str
+    activity: Activity
+    amount: SourceSettings | None = None
+    game_id: SourceSettings | None = None
+    game_rating: int | None = Field(default=None, ge=0, le=18)
+
+    @model_validator(mode="after")
+    def _valid(self) -> RouteSettings:
+        compile_pattern(self.path)
+        if self.activity in (Activity.PURCHASE, Activity.LIVESTREAM_TIP) and self.amount is None:
+            raise ValueError(
+                f"a {self.activity.value} route needs `amount: {{from: body, name: amount_fen}}`"
+            )
+        return self
+
+    def route(self) -> Route:
+        methods = [self.method] if isinstance(self.method, str) else self.method
+        upper = frozenset(m.upper() for m in methods if m != "*")
+        amount = Source(self.amount.from_, self.amount.name) if self.amount else None
+        game_id = Source(self.game_id.from_, self.game_id.name) if self.game_id else None
+        return Route(upper, self.path, self.activity, amount, game_id, self.game_rating)
+
+
+class Claims(_Strict):
+    subject: str = "sub"
+    birthdate: str = "birthdate"
+    verified: str = "identity_verified"
+    guardian_consent: str = "guardian_consent"
+    pi: str = "pi"
+    device: str = "device_id"
+
+
+class IdentitySettings(_Strict):
+    algorithms: list[str] = Field(min_length=1)
+    issuer: str | None = None
+    audience: str | None = None
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    hs_secret: SecretRef | None = None
+    pem_file: str | None = None
+    jwks_url: str | None = None
+    claims: Claims = Field(default_factory=Claims)
+    cache_size: int = Field(default=10000, ge=0)
+
+    @model_validator(mode="after")
+    def _one_key_source(self) -> IdentitySettings:
+        if sum(x is not None for x in (self.hs_secret, self.pem_file, self.jwks_url)) != 1:
+            raise ValueError("give exactly one key source: hs_secret, pem_file or jwks_url")
+        return self
+
+
+class Deployment(_Strict):
+    policy: str
+    store: str = "memory://"
+    store_timeout_ms: int = Field(default=20, ge=1, le=5000)
+    subject_secret: SecretRef
+    identity: IdentitySettings
+    routes: list[RouteSettings] = Field(min_length=1)
+    exempt_paths: list[str] = Field(default_factory=lambda: ["/healthz", "/readyz", "/metrics"])
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    policy_reload_seconds: float = Field(default=2.0, ge=0.1)
+
+
+class LoadedDeployment:
+    """A validated deployment config and the folder its relative paths are read from."""
+
+    def __init__(self, settings: Deployment, base: Path) -> None:
+        self.settings = settings
+        self.base = base
+
+    @property
+    def policy_source(self) -> str | Path:
+        name = self.settings.policy
+        candidate = self.base / name
+        return candidate if candidate.exists() or name not in PRESET_NAMES else name
+
+    def route_table(self) -> RouteTable:
+        return RouteTable([r.route() for r in self.settings.routes], self.settings.exempt_paths)
+
+    def subject_secret(self) -> bytes:
+        return self.settings.subject_secret.read(self.base)
+
+
+def load_deployment(path: str | Path) -> LoadedDeployment:
+    doc = load_document(path)
+    problems = list(doc.problems)
+    if doc.data is None or not isinstance(doc.data, dict):
+        raise PolicyError(problems or [Problem(str(path), 1, 1, "", "a deployment config is a mapping")])
+    try:
+        settings = Deployment.model_validate_json(json.dumps(doc.data), strict=True)
+    except ValidationError as exc:
+        problems.extend(problem_of(Deployment, error, {}, doc) for error in exc.errors())
+        raise PolicyError(sorted(problems, key=lambda p: (p.line, p.column))) from None
+    if problems:
+        raise PolicyError(problems)
+    return LoadedDeployment(settings, Path(path).resolve().parent)

@@ -1,0 +1,94 @@
+"""Prometheus metrics. Built once per process with an injected registry; nothing registers at import.
+
+Labels are closed enums (activity, outcome, reason, mode, kind): never a user id, an amount or a date.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from minorguard.errors import StoreErrorKind
+from minorguard.types import Decision, FailurePolicy
+
+# from 50 µs (a stateless decision) to 0.5 s (a store at its timeout, many times over)
+LATENCY_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.decisions = Counter(
+            "minorguard_decisions_total",
+            "Decisions by activity, outcome and reason.",
+            ["activity", "outcome", "reason"],
+            registry=registry,
+        )
+        self.report_only = Counter(
+            "minorguard_report_only_denials_total",
+            "Denies found by report_only rules (the request was allowed).",
+            ["activity", "reason"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "minorguard_decision_duration_seconds",
+            "Time to decide, store call included.",
+            ["activity"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.store_errors = Counter(
+            "minorguard_store_errors_total",
+            "Counter-store calls that failed, by kind.",
+            ["activity", "kind"],
+            registry=registry,
+        )
+        self.fail_open = Counter(
+            "minorguard_fail_open_total",
+            "Decisions allowed because the store failed and the rule fails open.",
+            ["activity"],
+            registry=registry,
+        )
+        self.identity_failures = Counter(
+            "minorguard_identity_failures_total",
+            "Requests refused for a missing or invalid token.",
+            ["problem"],
+            registry=registry,
+        )
+        self.settlements = Counter(
+            "minorguard_reservations_total",
+            "Reservations settled after the app answered.",
+            ["action", "status"],
+            registry=registry,
+        )
+        self.policy_info = Gauge(
+            "minorguard_policy_info",
+            "The policy in force (value 1).",
+            ["policy", "revision"],
+            registry=registry,
+        )
+        self.policy_reloads = Counter(
+            "minorguard_policy_reloads_total",
+            "Policy reload attempts by result.",
+            ["result"],
+            registry=registry,
+        )
+        self.calendar_days_left = Gauge(
+            "minorguard_calendar_coverage_days",
+            "Days of holiday-calendar data left from today.",
+            registry=registry,
+        )
+
+    def observe(self, activity: str, decision: Decision, seconds: float) -> None:
+        self.decisions.labels(activity, decision.outcome.value, decision.reason.value).inc()
+        self.latency.labels(activity).observe(seconds)
+        for finding in decision.report_only:
+            self.report_only.labels(activity, finding.reason.value).inc()
+        if decision.failed_open:
+            self.fail_open.labels(activity).inc()
+
+    def store_failed(self, activity: str, kind: StoreErrorKind, failure: FailurePolicy) -> None:
+        self.store_errors.labels(activity, kind.value).inc()
+
+    def set_policy(self, name: str, revision: str) -> None:
+        self.policy_info.clear()
+        self.policy_info.labels(name, revision).set(1)

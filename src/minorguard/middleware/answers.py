@@ -1,0 +1,122 @@
+"""Answers: problem+json denies (RFC 9457) and the Minorguard-* headers of allowed answers.
+
+A deny carries `reason` (closed enum), `rule`, `legal_basis` and `allowed_again_at`, plus `Retry-After`
+where there is such a time. Behind nginx only the status and headers survive, so the reason and time
+are headers too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from minorguard.middleware.messages import AGAIN, TITLES, pick_language
+from minorguard.types import Decision, Reason
+
+PROBLEM_TYPE = "urn:minorguard:reason:"
+CONTENT_LANGUAGE = ("zh-CN", "en")
+_IDENTITY = (Reason.IDENTITY_MISSING, Reason.IDENTITY_INVALID)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+def status_of(reason: Reason) -> int:
+    if reason in _IDENTITY:
+        return 401
+    if reason is Reason.STORE_UNAVAILABLE:
+        return 503
+    return 403
+
+
+def deny_answer(
+    decision: Decision,
+    accept_language: str | None,
+    *,
+    now: float,
+    default_language: int = 0,
+    status: int | None = None,
+) -> Answer:
+    language = pick_language(accept_language, default_language)
+    title = TITLES[decision.reason][language]
+    detail = title if language == 0 else (decision.detail or title)
+    again = decision.allowed_again_at
+    if again is not None:
+        detail = f"{detail}; {AGAIN[language].format(at=again.isoformat())}"
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + decision.reason.value,
+        "title": title,
+        "status": status or status_of(decision.reason),
+        "detail": detail,
+        "reason": decision.reason.value,
+        "rule": decision.rule,
+        "legal_basis": decision.legal_basis,
+        "allowed_again_at": None if again is None else again.isoformat(),
+    }
+    return problem(body, language, deny_headers(decision, now))
+
+
+def deny_headers(decision: Decision, now: float) -> list[tuple[bytes, bytes]]:
+    headers = [(b"minorguard-reason", decision.reason.value.encode())]
+    if decision.rule:
+        headers.append((b"minorguard-rule", decision.rule.encode()))
+    retry = retry_after(decision.allowed_again_at, now)
+    if decision.allowed_again_at is not None:
+        headers.append((b"minorguard-allowed-again-at", decision.allowed_again_at.isoformat().encode()))
+    if retry is not None:
+        headers.append((b"retry-after", str(retry).encode()))
+    elif decision.reason is Reason.STORE_UNAVAILABLE:
+        headers.append((b"retry-after", b"5"))
+    return headers
+
+
+def retry_after(again: dt.datetime | None, now: float) -> int | None:
+    if again is None:
+        return None
+    return max(math.ceil(again.timestamp() - now), 1)
+
+
+def problem(body: dict[str, Any], language: int, extra: Sequence[tuple[bytes, bytes]] = ()) -> Answer:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(data)).encode()),
+        (b"content-language", CONTENT_LANGUAGE[language].encode()),
+        (b"vary", b"Accept-Language"),
+        *extra,
+    ]
+    if body.get("status") == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="minorguard"'))
+    return Answer(int(body["status"]), headers, data)
+
+
+def bad_request(
+    status: int,
+    title: tuple[str, str],
+    detail: str,
+    accept_language: str | None,
+    default_language: int = 0,
+    **fields: Any,
+) -> Answer:
+    language = pick_language(accept_language, default_language)
+    body = {"type": "about:blank", "title": title[language], "status": status, "detail": detail, **fields}
+    return problem(body, language)
+
+
+def allow_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    headers = []
+    if decision.remaining_seconds is not None:
+        headers.append((b"minorguard-remaining-seconds", str(decision.remaining_seconds).encode()))
+    if decision.remaining_budget_fen is not None:
+        headers.append((b"minorguard-remaining-budget-fen", str(decision.remaining_budget_fen).encode()))
+    if decision.warnings:
+        headers.append((b"minorguard-warning", ", ".join(w.code.value for w in decision.warnings).encode()))
+    return headers

@@ -1,0 +1,266 @@
+"""MinorGuardMiddleware: the in-process front door for Starlette and FastAPI backends (pure ASGI).
+
+Per request: pass through what is not enforced (lifespan, exempt paths, unrouted paths); verify the
+token; read the facts the route needs (the body at most once, bounded, replayed intact); ask the
+engine; answer a deny itself, or call the app, and settle a reservation by the app's status (commit on
+2xx, release otherwise, exceptions and disconnects included). No per-request state lives on `self`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from minorguard.adapters.identity import IdentityError, parse_bearer
+from minorguard.decisionlog import decision_id, log_decision
+from minorguard.engine import Clock, Engine
+from minorguard.errors import StoreError
+from minorguard.metrics import Metrics
+from minorguard.middleware import messages
+from minorguard.middleware.answers import Answer, allow_headers, bad_request, deny_answer
+from minorguard.middleware.body import BodyTooLarge, json_object, read_body
+from minorguard.middleware.facts import BadFact, amount_fen, lookup, text
+from minorguard.middleware.reload import PolicyReloader
+from minorguard.middleware.routes import Match, RouteTable
+from minorguard.middleware.verifier import Verifier
+from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
+
+LOG = logging.getLogger("minorguard")
+_SPENDING = (Activity.PURCHASE, Activity.LIVESTREAM_TIP)
+
+
+class MinorGuardMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        engine: Engine,
+        verifier: Verifier,
+        routes: RouteTable,
+        metrics: Metrics | None = None,
+        reloader: PolicyReloader | None = None,
+        max_body_bytes: int = 64 * 1024,
+        default_language: int = 0,
+    ) -> None:
+        self.app = app
+        self.engine = engine
+        self.verifier = verifier
+        self.routes = routes
+        self.metrics = metrics
+        self.reloader = reloader
+        self.max_body_bytes = max_body_bytes
+        self.default_language = default_language
+
+    @classmethod
+    def from_config(
+        cls,
+        app: ASGIApp,
+        config: str | Path,
+        *,
+        registry: CollectorRegistry | None = None,
+        clock: Clock = time.time,
+    ) -> MinorGuardMiddleware:
+        """Build from a deployment config file (policy, store URL, identity, routes, exempt paths)."""
+        from minorguard.wiring import build_guard  # noqa: PLC0415  (wiring imports this module's package)
+
+        guard = build_guard(config, registry=registry, clock=clock)
+        guard.reloader.install_sighup()
+        settings = guard.deployment.settings
+        return cls(
+            app,
+            engine=guard.engine,
+            verifier=guard.verifier,
+            routes=guard.routes,
+            metrics=guard.metrics,
+            reloader=guard.reloader,
+            max_body_bytes=settings.max_body_bytes,
+            default_language=0 if settings.language == "zh-CN" else 1,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or self.routes.is_exempt(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        match = self.routes.match(scope.get("method", "GET"), scope["path"])
+        if match is None:
+            await self.app(scope, receive, send)
+            return
+        if self.reloader is not None:
+            self.reloader.maybe_reload(self.engine)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        language = headers.get("accept-language")
+        started = time.perf_counter()
+        subject = await self._subject(headers.get("authorization"))
+        if isinstance(subject, Decision):
+            await self._refuse(scope, send, subject, match, started, language, None)
+            return
+        facts_or_answer = await self._facts(scope, receive, headers, match)
+        if isinstance(facts_or_answer, Answer):
+            await _send_answer(send, facts_or_answer) if kind == "http" else await _close(send)
+            return
+        facts, receive = facts_or_answer
+        decision = await self.engine.decide(subject, facts, idempotency_key=headers.get("idempotency-key"))
+        self._record(subject, facts.activity, decision, started)
+        scope.setdefault("state", {})["minorguard"] = decision
+        if not decision.allowed:
+            await self._refuse(scope, send, decision, match, started, language, subject, recorded=True)
+            return
+        extra = allow_headers(decision) if kind == "http" else []
+        if decision.reservation_id is not None and facts.activity in _SPENDING:
+            await self._run_reserved(scope, receive, send, subject, decision.reservation_id, extra)
+        else:
+            await self.app(scope, receive, _adding(send, extra) if extra else send)
+
+    async def _subject(self, authorization: str | None) -> Subject | Decision:
+        token = parse_bearer(authorization)
+        try:
+            return await self.verifier.verify(token)
+        except IdentityError as exc:
+            if self.metrics is not None:
+                self.metrics.identity_failures.labels(exc.kind.value).inc()
+            reason = Reason.IDENTITY_MISSING if token is None else Reason.IDENTITY_INVALID
+            return Decision(
+                outcome=Outcome.DENY, reason=reason, band=AgeBand.UNVERIFIED, rule="identity", detail=str(exc)
+            )
+
+    async def _facts(
+        self, scope: Scope, receive: Receive, headers: dict[str, str], match: Match
+    ) -> tuple[Facts, Receive] | Answer:
+        route = match.route
+        language = headers.get("accept-language")
+        body: dict[str, Any] | None = None
+        if route.needs_body and scope["type"] == "http":
+            declared = headers.get("content-length")
+            try:
+                raw, receive = await read_body(
+                    receive, self.max_body_bytes, int(declared) if declared and declared.isdigit() else None
+                )
+            except BodyTooLarge:
+                return bad_request(
+                    413,
+                    messages.BODY_TOO_LARGE,
+                    f"the body may be at most {self.max_body_bytes} bytes",
+                    language,
+                    self.default_language,
+                )
+            body = json_object(raw)
+            if body is None:
+                return bad_request(
+                    400, messages.BAD_BODY, "send a JSON object", language, self.default_language
+                )
+        query = scope.get("query_string", b"")
+        try:
+            amount = None
+            if route.amount is not None:
+                amount = amount_fen(route.amount, lookup(route.amount, body, headers, query, match.params))
+            elif route.activity in _SPENDING:
+                raise BadFact("this route has no amount source configured")
+        except BadFact as exc:
+            field = route.amount.name if route.amount else None
+            return bad_request(
+                400, messages.BAD_AMOUNT, str(exc), language, self.default_language, field=field
+            )
+        game_id = text(lookup(route.game_id, body, headers, query, match.params)) if route.game_id else None
+        return Facts(route.activity, amount, game_id, route.game_rating), receive
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        send: Send,
+        decision: Decision,
+        match: Match,
+        started: float,
+        language: str | None,
+        subject: Subject | None,
+        *,
+        recorded: bool = False,
+    ) -> None:
+        if not recorded:
+            self._record(subject, match.route.activity, decision, started)
+        if scope["type"] == "websocket":
+            await _close(send)
+            return
+        now = self.engine.clock()
+        await _send_answer(
+            send, deny_answer(decision, language, now=now, default_language=self.default_language)
+        )
+
+    async def _run_reserved(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        subject: Subject,
+        reservation_id: str,
+        extra: list[tuple[bytes, bytes]],
+    ) -> None:
+        status = 0
+
+        async def watching(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching)
+        except BaseException:
+            await self._settle("release", subject, reservation_id)
+            raise
+        await self._settle("commit" if 200 <= status < 300 else "release", subject, reservation_id)
+
+    async def _settle(self, action: str, subject: Subject, reservation_id: str) -> None:
+        try:
+            result = await getattr(self.engine, action)(subject.subject_id, reservation_id)
+        except StoreError as exc:
+            # the reservation stays pending and expires after its TTL; a lost commit is logged for audit
+            LOG.error("could not %s reservation %s: %s", action, reservation_id, exc)
+            if self.metrics is not None:
+                self.metrics.settlements.labels(action, "error").inc()
+            return
+        if self.metrics is not None:
+            self.metrics.settlements.labels(action, result.status.value).inc()
+
+    def _record(
+        self, subject: Subject | None, activity: Activity, decision: Decision, started: float
+    ) -> None:
+        latency = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.observe(activity.value, decision, latency)
+        policy = self.engine.policy.policy
+        log_decision(
+            subject_key=None if subject is None else self.engine.user_key(subject.subject_id),
+            activity=activity.value,
+            decision=decision,
+            policy=policy.name,
+            revision=policy.revision,
+            latency=latency,
+            front_door="middleware",
+            decision_id=decision_id(),
+        )
+
+
+def _adding(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def adding(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return adding
+
+
+async def _send_answer(send: Send, answer: Answer) -> None:
+    await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+async def _close(send: Send) -> None:
+    # before accept: the server turns this into an HTTP 403 for the handshake (ASGI spec)
+    await send({"type": "websocket.close", "code": 1008})

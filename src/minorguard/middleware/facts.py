@@ -1,0 +1,51 @@
+"""The facts of a request: its amount (integer fen) and game id, from where the route says."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from minorguard.middleware.routes import Source, Where
+
+
+class BadFact(Exception):
+    """A value the route needs is missing or malformed; the message names the field."""
+
+
+def lookup(
+    source: Source, body: dict[str, Any] | None, headers: dict[str, str], query: bytes, params: dict[str, str]
+) -> object:
+    if source.where is Where.BODY:
+        return None if body is None else body.get(source.name)
+    if source.where is Where.HEADER:
+        return headers.get(source.name.lower())
+    if source.where is Where.QUERY:
+        values = parse_qs(query.decode("latin-1")).get(source.name)
+        return values[0] if values else None
+    return params.get(source.name)
+
+
+def amount_fen(source: Source, raw: object) -> int:
+    """A non-negative integer number of fen. JSON numbers must be integers; text must be digits."""
+    where = source.describe()
+    if raw is None:
+        raise BadFact(f"the amount is missing: expected an integer number of fen in the {where}")
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise BadFact(f"the amount in the {where} must be an integer number of fen (got {raw!r})")
+    if isinstance(raw, str):
+        if not raw.strip().isdigit():
+            raise BadFact(f"the amount in the {where} must be an integer number of fen (got {raw!r})")
+        raw = int(raw.strip())
+    if raw < 0:
+        raise BadFact(f"the amount in the {where} must not be negative (got {raw})")
+    if raw > 10**12:
+        raise BadFact(f"the amount in the {where} is implausibly large (got {raw})")
+    return raw
+
+
+def text(raw: object) -> str | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str | int) and not isinstance(raw, bool):
+        return str(raw)[:128]
+    return None

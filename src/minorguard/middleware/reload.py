@@ -1,0 +1,86 @@
+"""Policy hot reload: the policy file is re-read when it changes (checked at most once per interval, on
+the request path, so no background task is needed) or after SIGHUP. A broken file keeps the last good
+policy, logs every problem with file:line:col and counts a reload error."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+
+from minorguard.engine import Engine
+from minorguard.errors import MinorguardError, PolicyError
+from minorguard.explain import compile_policy
+from minorguard.metrics import Metrics
+
+LOG = logging.getLogger("minorguard")
+
+
+class PolicyReloader:
+    def __init__(self, source: str | Path, *, metrics: Metrics | None = None, interval: float = 2.0) -> None:
+        self.path = Path(source)
+        self.metrics = metrics
+        self.interval = interval
+        self._stamp = self._stat()
+        self._checked = time.monotonic()
+        self._forced = False
+
+    def install_sighup(self) -> bool:
+        """Reload on SIGHUP (main thread only). Returns False where signals cannot be installed."""
+        try:
+            signal.signal(signal.SIGHUP, lambda *_: self.force())
+        except (ValueError, AttributeError):
+            return False
+        return True
+
+    def force(self) -> None:
+        self._forced = True
+
+    def maybe_reload(self, engine: Engine) -> None:
+        now = time.monotonic()
+        if not self._forced and now - self._checked < self.interval:
+            return
+        self._checked = now
+        stamp = self._stat()
+        if not self._forced and stamp == self._stamp:
+            return
+        self._forced = False
+        self._stamp = stamp
+        self.reload(engine)
+
+    def reload(self, engine: Engine) -> bool:
+        try:
+            compiled = compile_policy(self.path)
+        except PolicyError as exc:
+            for problem in exc.problems:
+                LOG.error("policy reload failed: %s", problem)
+            LOG.error(
+                "policy reload failed: keeping %s (revision %s)",
+                engine.policy.name,
+                engine.policy.policy.revision,
+            )
+            self._count("error")
+            return False
+        except (MinorguardError, OSError) as exc:
+            LOG.error("policy reload failed: %s", exc)
+            self._count("error")
+            return False
+        engine.policy = compiled
+        LOG.info("policy reloaded: %s (revision %s)", compiled.name, compiled.policy.revision)
+        self._count("success")
+        if self.metrics is not None:
+            self.metrics.set_policy(compiled.name, compiled.policy.revision)
+        return True
+
+    def _count(self, result: str) -> None:
+        if self.metrics is not None:
+            self.metrics.policy_reloads.labels(result).inc()
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size)

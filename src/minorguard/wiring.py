@@ -1,0 +1,89 @@
+"""The composition root of a process: from a deployment config to a ready engine, verifier, routes,
+metrics and reloader. The middleware's `from_config` and the sidecar both build through here."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from minorguard.adapters.base import CounterStore
+from minorguard.adapters.calendars import StatutoryCalendar
+from minorguard.adapters.identity import IdentityConfig, JwtVerifier
+from minorguard.adapters.stores import open_store
+from minorguard.deployment import IdentitySettings, LoadedDeployment, load_deployment
+from minorguard.engine import Clock, Engine
+from minorguard.explain import compile_policy
+from minorguard.metrics import Metrics
+from minorguard.middleware.reload import PolicyReloader
+from minorguard.middleware.routes import RouteTable
+
+
+@dataclass
+class Guard:
+    """Everything a front door needs, built once per process."""
+
+    deployment: LoadedDeployment
+    engine: Engine
+    verifier: JwtVerifier
+    routes: RouteTable
+    metrics: Metrics
+    reloader: PolicyReloader
+    store: CounterStore
+    calendar: StatutoryCalendar
+
+    async def close(self) -> None:
+        await self.verifier.close()
+        await self.store.close()
+
+    def refresh_gauges(self, today_epoch: float) -> None:
+        cp = self.engine.policy
+        self.metrics.set_policy(cp.name, cp.policy.revision)
+        today = cp.instant(today_epoch).date
+        self.metrics.calendar_days_left.set(self.calendar.days_of_data_left(today))
+
+
+def build_guard(
+    config: str | Path | LoadedDeployment,
+    *,
+    registry: CollectorRegistry | None = None,
+    clock: Clock = time.time,
+) -> Guard:
+    deployment = config if isinstance(config, LoadedDeployment) else load_deployment(config)
+    settings = deployment.settings
+    metrics = Metrics(registry if registry is not None else CollectorRegistry())
+    compiled = compile_policy(deployment.policy_source)
+    calendar = StatutoryCalendar(compiled.policy.calendar_files)
+    store = open_store(settings.store, timeout=settings.store_timeout_ms / 1000)
+    engine = Engine(
+        compiled, store, subject_secret=deployment.subject_secret(), clock=clock, observer=metrics
+    )
+    verifier = JwtVerifier(identity_config(settings.identity, deployment.base))
+    reloader = PolicyReloader(
+        deployment.policy_source, metrics=metrics, interval=settings.policy_reload_seconds
+    )
+    guard = Guard(deployment, engine, verifier, deployment.route_table(), metrics, reloader, store, calendar)
+    guard.refresh_gauges(clock())
+    return guard
+
+
+def identity_config(settings: IdentitySettings, base: Path) -> IdentityConfig:
+    claims = settings.claims
+    return IdentityConfig(
+        algorithms=tuple(settings.algorithms),
+        issuer=settings.issuer,
+        audience=settings.audience,
+        leeway_seconds=settings.leeway_seconds,
+        hs_secret=settings.hs_secret.read(base) if settings.hs_secret else None,
+        pem_file=str(base / settings.pem_file) if settings.pem_file else None,
+        jwks_url=settings.jwks_url,
+        subject_claim=claims.subject,
+        birthdate_claim=claims.birthdate,
+        verified_claim=claims.verified,
+        consent_claim=claims.guardian_consent,
+        pi_claim=claims.pi,
+        device_claim=claims.device,
+        cache_size=settings.cache_size,
+    )
