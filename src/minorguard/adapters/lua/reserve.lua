@@ -1,0 +1,77 @@
+-- reserve: hold part of a user's spending quota until commit, release or the reservation's deadline.
+-- (Runs after _spend.lua, which describes the fields of the user hash.)
+--
+-- KEYS[1]  mg:{<user>}:u
+-- ARGV     now, kind letter, amount, single_cap (-1: none), reservation id, answer digest ('': none),
+--          reservation_ttl, answer_ttl, then 4 per bucket: period, cap (-1: none), ttl, denial letter
+-- returns  {1, reservation id, replayed 0|1, period, committed, pending, ...}   reserved
+--          {0, denial letter, replayed 0|1, period, committed, pending, ...}    denied
+--          totals per bucket in the order given (a replay gives the first call's answer).
+-- Safe to retry: a reservation id that exists already answers as a replay (ok, current totals).
+local K = KEYS[1]
+local now, kind, amount = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local single_cap, id, digest = tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local res_ttl, answer_ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
+
+sweep(K, now)
+local answer_field = 'i' .. kind .. digest
+if digest ~= '' then
+  local v = redis.call('HGET', K, answer_field)
+  if v then
+    local a = split(v)
+    local out = {tonumber(a[2]), a[3], 1}
+    for j = 4, #a do out[#out + 1] = a[j] end
+    return out
+  end
+end
+
+local buckets, totals = {}, {}
+local replay = redis.call('HEXISTS', K, 'r' .. id) == 1  -- a retry whose first answer was lost
+local denial = nil
+if not replay and single_cap >= 0 and amount > single_cap then denial = 's' end
+local keep = res_ttl
+for i = 9, #ARGV, 4 do
+  local period, cap, ttl = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local field = 'b' .. kind .. period
+  local b = get_bucket(K, field, now) or {0, ttl, 0, 0}
+  if not replay and not denial and cap >= 0 and b[3] + b[4] + amount > cap then denial = ARGV[i + 3] end
+  buckets[#buckets + 1] = {field, period, ttl, b}
+  keep = math.max(keep, ttl)
+end
+
+local ok = not replay and not denial
+local periods = {}
+for _, e in ipairs(buckets) do
+  local b = e[4]
+  if ok then
+    b[4] = b[4] + amount
+    b[2] = e[3]
+    b[1] = math.max(b[1], now + e[3])
+    put_bucket(K, e[1], b)
+    note(K, b[1])
+  end
+  periods[#periods + 1] = e[2]
+  totals[#totals + 1] = string.format('%s:%d:%d', e[2], b[3], b[4])
+end
+if ok then
+  local record = string.format('%d:p:%s:%d:%d', now + res_ttl, kind, amount, keep)
+  if #periods > 0 then record = record .. ':' .. table.concat(periods, ':') end
+  redis.call('HSET', K, 'r' .. id, record)
+  note(K, now + res_ttl)
+end
+if replay then
+  return {1, id, 1, unpack(split(table.concat(totals, ':')))}
+end
+
+local tag = ok and id or denial
+local answer = string.format('%d:%d:%s', now + answer_ttl, ok and 1 or 0, tag)
+if #totals > 0 then answer = answer .. ':' .. table.concat(totals, ':') end
+if digest ~= '' then
+  redis.call('HSET', K, answer_field, answer)
+  note(K, now + answer_ttl)
+end
+if ok then keep_key(K, now, now + keep) end
+if digest ~= '' then keep_key(K, now, now + answer_ttl) end
+local out = {ok and 1 or 0, tag, 0}
+for _, part in ipairs(split(table.concat(totals, ':'))) do out[#out + 1] = part end
+return out

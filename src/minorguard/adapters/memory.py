@@ -1,0 +1,258 @@
+"""An in-process counter store: the embedded default for demos, tests and single-process services.
+
+Every method is a synchronous critical section behind an `async def` with no `await` inside, so each
+call is atomic on its event loop, like one Lua script on Redis. Time is the callers' `now`: an entry
+lives until its `expires_at`, exactly where the Redis store's key would expire, and is dropped then.
+Memory stays bounded: every `sweep_every` calls the entries whose time passed (found through a heap
+ordered by expiry) are evicted, and `max_entries` caps the number of users plus guest devices.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field, replace
+
+from minorguard.adapters.base import (
+    Bucket,
+    BucketTotals,
+    GuestResult,
+    PlayResult,
+    ReservationStatus,
+    ReserveResult,
+    SettleResult,
+    SpendDenial,
+    SpendKind,
+    Usage,
+)
+from minorguard.adapters.memoryspend import Spending
+from minorguard.adapters.storecommon import (
+    answer_digest,
+    answer_ttl,
+    cap_denial,
+    check_reserve,
+    check_ttl,
+    keep_ttl,
+    split_gap,
+)
+from minorguard.errors import StoreError, StoreErrorKind
+
+
+@dataclass(slots=True)
+class _User:
+    expires_at: int = 0  # the latest expiry of anything below: the user is forgotten then
+    queued_at: int = 0  # the time under which this entry sits in the eviction heap
+    last_seen: int | None = None
+    play_expires: int = 0
+    days: dict[str, int] = field(default_factory=dict)  # only the day and the day before are kept
+    spending: Spending = field(default_factory=Spending)
+
+
+@dataclass(slots=True)
+class _Guest:
+    expires_at: int = 0  # the end of the device's window
+    queued_at: int = 0
+    last_seen: int = 0
+    used: int = 0
+
+
+class MemoryCounterStore:
+    """`CounterStore` in a dict. Not shared between processes: use Redis when more than one runs."""
+
+    def __init__(self, *, max_entries: int | None = 1_000_000, sweep_every: int = 1024) -> None:
+        self._entries: dict[str, _User | _Guest] = {}
+        self._heap: list[tuple[int, str]] = []
+        self._max_entries = max_entries
+        self._sweep_every = max(sweep_every, 1)
+        self._clock = 0  # the latest `now` a caller passed; the store reads no clock of its own
+        self._calls = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    # --- play time -------------------------------------------------------------------------------
+
+    async def play_heartbeat(
+        self,
+        user: str,
+        *,
+        now: int,
+        day: str,
+        prev_day: str,
+        day_start: int,
+        max_gap: int,
+        limit_seconds: int,
+        ttl_seconds: int,
+    ) -> PlayResult:
+        check_ttl(ttl_seconds)
+        state = self._user(user, now)
+        live = state.play_expires > now
+        last = state.last_seen if live else None
+        days = state.days if live else {}
+        used = days.get(day, 0)
+        if last is not None and now <= last:
+            return PlayResult(used, used >= limit_seconds)
+        to_prev, to_day = split_gap(now, last, max_gap, day_start)
+        used += to_day
+        state.days = {prev_day: days.get(prev_day, 0) + to_prev, day: used}
+        state.last_seen = now
+        state.play_expires = now + ttl_seconds
+        state.expires_at = max(state.expires_at, state.play_expires)
+        return PlayResult(used, used >= limit_seconds)
+
+    async def guest_heartbeat(
+        self, device: str, *, now: int, max_gap: int, window_seconds: int, limit_seconds: int
+    ) -> GuestResult:
+        check_ttl(window_seconds)
+        self._tick(now)
+        key = "g:" + device
+        guest = self._get(key, now)
+        if not isinstance(guest, _Guest):
+            guest = _Guest(expires_at=now + window_seconds, last_seen=now)
+            self._add(key, guest)
+        elif now > guest.last_seen:
+            guest.used += sum(split_gap(now, guest.last_seen, max_gap, 0))
+            guest.last_seen = now
+        return GuestResult(guest.used, guest.used >= limit_seconds, guest.expires_at)
+
+    # --- spending --------------------------------------------------------------------------------
+
+    async def reserve(
+        self,
+        user: str,
+        *,
+        kind: SpendKind,
+        amount: int,
+        single_cap: int | None,
+        buckets: tuple[Bucket, ...],
+        reservation_id: str,
+        idempotency_key: str | None,
+        now: int,
+        reservation_ttl: int,
+    ) -> ReserveResult:
+        check_reserve(amount, buckets, reservation_id, reservation_ttl)
+        state = self._user(user, now)
+        spending = state.spending
+        spending.sweep(now)
+        digest = answer_digest(idempotency_key) if idempotency_key is not None else None
+        if digest is not None and (earlier := spending.answer(kind, digest)) is not None:
+            return earlier
+        totals = spending.totals(kind, buckets, now)
+        if spending.has(reservation_id):  # a retried call whose first answer was lost
+            return ReserveResult(True, reservation_id, None, totals, replayed=True)
+        denial = _denial(amount, single_cap, buckets, totals)
+        if denial is None:
+            spending.hold(kind, amount, buckets, reservation_id, now, reservation_ttl)
+            totals = spending.totals(kind, buckets, now)
+            expiry = now + max(keep_ttl(buckets, reservation_ttl), reservation_ttl)
+            state.expires_at = max(state.expires_at, expiry)
+        result = ReserveResult(denial is None, reservation_id if denial is None else None, denial, totals)
+        if digest is not None:
+            until = now + answer_ttl(reservation_ttl)
+            spending.remember(kind, digest, until, replace(result, replayed=True))
+            state.expires_at = max(state.expires_at, until)
+        return result
+
+    async def commit(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
+        return self._settle(user, reservation_id, now, ReservationStatus.COMMITTED, restore=False)
+
+    async def release(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
+        return self._settle(user, reservation_id, now, ReservationStatus.RELEASED, restore=False)
+
+    async def refund(self, user: str, reservation_id: str, *, now: int, restore_quota: bool) -> SettleResult:
+        return self._settle(user, reservation_id, now, ReservationStatus.REFUNDED, restore=restore_quota)
+
+    async def usage(self, user: str, *, day: str, month: str, now: int) -> Usage:
+        state = self._get("u:" + user, now)
+        if not isinstance(state, _User):
+            return Usage(0, None, 0, 0, 0, 0)
+        live = state.play_expires > now
+        purchase = state.spending.snapshot(SpendKind.PURCHASE, month, now)
+        tip_day = state.spending.snapshot(SpendKind.TIP, day, now)
+        tip_month = state.spending.snapshot(SpendKind.TIP, month, now)
+        return Usage(
+            played_seconds=state.days.get(day, 0) if live else 0,
+            last_seen=state.last_seen if live else None,
+            month_committed=purchase.committed,
+            month_pending=purchase.pending,
+            tips_day_committed=tip_day.committed,
+            tips_month_committed=tip_month.committed,
+        )
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._entries.clear()
+        self._heap.clear()
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _settle(
+        self, user: str, reservation_id: str, now: int, target: ReservationStatus, *, restore: bool
+    ) -> SettleResult:
+        self._tick(now)
+        state = self._get("u:" + user, now)
+        if not isinstance(state, _User):
+            return SettleResult(ReservationStatus.UNKNOWN, False)
+        result, expiry = state.spending.settle(reservation_id, now, target, restore=restore)
+        state.expires_at = max(state.expires_at, expiry)
+        return result
+
+    def _user(self, user: str, now: int) -> _User:
+        self._tick(now)
+        key = "u:" + user
+        state = self._get(key, now)
+        if isinstance(state, _User):
+            return state
+        state = _User(expires_at=now + 1)
+        self._add(key, state)
+        return state
+
+    def _get(self, key: str, now: int) -> _User | _Guest | None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.expires_at <= now:
+            del self._entries[key]
+            return None
+        return entry
+
+    def _add(self, key: str, entry: _User | _Guest) -> None:
+        if self._max_entries is not None and len(self._entries) >= self._max_entries:
+            self._evict()
+            if len(self._entries) >= self._max_entries:
+                # Evicting live counters would silently hand a minor fresh quota: refuse instead,
+                # so the engine's failure policy decides, visibly.
+                raise StoreError(StoreErrorKind.OTHER, f"memory store full ({self._max_entries} entries)")
+        self._entries[key] = entry
+        entry.queued_at = entry.expires_at
+        heapq.heappush(self._heap, (entry.queued_at, key))
+
+    def _tick(self, now: int) -> None:
+        self._clock = max(self._clock, now)
+        self._calls += 1
+        if self._calls % self._sweep_every == 0:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop entries whose time passed. An entry sits in the heap once, under the time it was
+        queued at; when that comes and its expiry has moved on, it is queued again."""
+        while self._heap and self._heap[0][0] <= self._clock:
+            queued_at, key = heapq.heappop(self._heap)
+            entry = self._entries.get(key)
+            if entry is None or entry.queued_at != queued_at:
+                continue  # stale: the entry was dropped, or replaced and queued anew
+            if entry.expires_at <= self._clock:
+                del self._entries[key]
+            else:
+                entry.queued_at = entry.expires_at
+                heapq.heappush(self._heap, (entry.queued_at, key))
+
+
+def _denial(
+    amount: int, single_cap: int | None, buckets: tuple[Bucket, ...], totals: tuple[BucketTotals, ...]
+) -> SpendDenial | None:
+    if single_cap is not None and amount > single_cap:
+        return SpendDenial.SINGLE_CAP
+    for bucket, total in zip(buckets, totals, strict=True):
+        if bucket.cap is not None and total.committed + total.pending + amount > bucket.cap:
+            return cap_denial(bucket.period)
+    return None

@@ -1,0 +1,218 @@
+"""The Redis counter store: one Lua script, so one round trip, per operation.
+
+Key layout (every key has a TTL; the braces are a cluster hash tag, so each script touches one slot):
+  mg:{<user>}:u          a user's hash: play time of the day and the day before, spend buckets,
+                         reservations and idempotency answers (fields: lua/heartbeat.lua, lua/_spend.lua)
+  mg:{g:<device>}:g      a guest device's window (lua/guest.lua)
+One hash per user keeps memory small (a key costs ~130 bytes before its first field); fields that
+must expire sooner than the hash carry their own expiry, swept by the spend scripts.
+
+Works with `redis.asyncio.Redis` (also Sentinel-managed, from `Sentinel.master_for`) and with
+`redis.asyncio.RedisCluster`. Build one with `minorguard.adapters.stores.open_store`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from minorguard.adapters.base import (
+    Bucket,
+    BucketTotals,
+    GuestResult,
+    PlayResult,
+    ReservationStatus,
+    ReserveResult,
+    SettleResult,
+    SpendKind,
+    Usage,
+)
+from minorguard.adapters.redisscripts import guarded, script, store_error
+from minorguard.adapters.storecommon import (
+    DENIAL_LETTERS,
+    DENIALS_BY_LETTER,
+    KIND_LETTERS,
+    answer_digest,
+    answer_ttl,
+    cap_denial,
+    check_reserve,
+    check_ttl,
+)
+from minorguard.errors import StoreError
+
+if TYPE_CHECKING:
+    from minorguard.adapters.redisscripts import RedisClient
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT = 0.02  # seconds per call: a request should not wait longer for its counters
+DEFAULT_MAX_IN_FLIGHT = 64
+
+_STATUS = {
+    "c": ReservationStatus.COMMITTED,
+    "r": ReservationStatus.RELEASED,
+    "f": ReservationStatus.REFUNDED,
+    "x": ReservationStatus.CONFLICT,
+    "u": ReservationStatus.UNKNOWN,
+}
+
+
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+def user_key(user: str) -> str:
+    return f"mg:{{{user}}}:u"
+
+
+def guest_key(device: str) -> str:
+    return f"mg:{{g:{device}}}:g"
+
+
+class RedisCounterStore:
+    """`CounterStore` on Redis. `timeout` bounds each call (waiting for a slot, connecting, the script
+    and its reply), so a dead or stalled Redis costs a request at most that long. At most
+    `max_in_flight` calls run at once (the client's pool must allow as many connections): a burst
+    queues here instead of failing for want of connections or opening one per request.
+    `owned` are closed by `close()`; by default the client itself."""
+
+    def __init__(
+        self,
+        client: RedisClient,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        owned: Sequence[_Closable] | None = None,
+    ) -> None:
+        self._client = client
+        self.timeout = timeout
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._ready = False
+        self._ready_lock = asyncio.Lock()
+        self._owned: Sequence[_Closable] = (client,) if owned is None else owned
+
+    async def play_heartbeat(
+        self,
+        user: str,
+        *,
+        now: int,
+        day: str,
+        prev_day: str,
+        day_start: int,
+        max_gap: int,
+        limit_seconds: int,
+        ttl_seconds: int,
+    ) -> PlayResult:
+        check_ttl(ttl_seconds)
+        args = (now, day, prev_day, day_start, max_gap, limit_seconds, ttl_seconds)
+        reply = await self._run("heartbeat", user_key(user), *args)
+        return _read(lambda: PlayResult(int(reply[0]), bool(int(reply[1]))))
+
+    async def guest_heartbeat(
+        self, device: str, *, now: int, max_gap: int, window_seconds: int, limit_seconds: int
+    ) -> GuestResult:
+        check_ttl(window_seconds)
+        args = (now, max_gap, window_seconds, limit_seconds)
+        reply = await self._run("guest", guest_key(device), *args)
+        return _read(lambda: GuestResult(int(reply[0]), bool(int(reply[1])), int(reply[2])))
+
+    async def reserve(
+        self,
+        user: str,
+        *,
+        kind: SpendKind,
+        amount: int,
+        single_cap: int | None,
+        buckets: tuple[Bucket, ...],
+        reservation_id: str,
+        idempotency_key: str | None,
+        now: int,
+        reservation_ttl: int,
+    ) -> ReserveResult:
+        check_reserve(amount, buckets, reservation_id, reservation_ttl)
+        digest = answer_digest(idempotency_key) if idempotency_key is not None else ""
+        args: list[str | int] = [now, KIND_LETTERS[kind], amount, _cap(single_cap), reservation_id, digest]
+        args += [reservation_ttl, answer_ttl(reservation_ttl)]
+        for b in buckets:
+            letter = DENIAL_LETTERS[cap_denial(b.period)] if b.cap is not None else "-"
+            args += [b.period, _cap(b.cap), b.ttl_seconds, letter]
+        reply = await self._run("reserve", user_key(user), *args)
+        return _read(lambda: _reserve_result(reply))
+
+    async def commit(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
+        return await self._settle("commit", user, now, reservation_id)
+
+    async def release(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
+        return await self._settle("release", user, now, reservation_id)
+
+    async def refund(self, user: str, reservation_id: str, *, now: int, restore_quota: bool) -> SettleResult:
+        return await self._settle("refund", user, now, reservation_id, int(restore_quota))
+
+    async def usage(self, user: str, *, day: str, month: str, now: int) -> Usage:
+        purchase, tip = KIND_LETTERS[SpendKind.PURCHASE], KIND_LETTERS[SpendKind.TIP]
+        fields = (f"b{purchase}{month}", f"b{tip}{day}", f"b{tip}{month}")
+        reply = await self._run("usage", user_key(user), now, day, *fields)
+
+        def build() -> Usage:
+            n = [int(x) for x in reply]
+            return Usage(n[0], n[1] if n[1] >= 0 else None, n[2], n[3], n[4], n[5])
+
+        return _read(build)
+
+    async def ping(self) -> None:
+        await guarded(self._client.ping(), self.timeout)
+
+    async def close(self) -> None:
+        for item in self._owned:
+            await item.aclose()
+
+    async def _settle(self, name: str, user: str, now: int, *args: str | int) -> SettleResult:
+        reply = await self._run(name, user_key(user), now, *args)
+        return _read(lambda: SettleResult(_STATUS[_text(reply[0])], bool(int(reply[1])), int(reply[2])))
+
+    async def _run(self, name: str, key: str, *args: str | int) -> Any:
+        return await guarded(self._call(name, key, *args), self.timeout)
+
+    async def _call(self, name: str, key: str, *args: str | int) -> Any:
+        async with self._slots:
+            if not self._ready:
+                await self._initialize()
+            return await script(name).run(self._client, key, *args)
+
+    async def _initialize(self) -> None:
+        """Let one call discover a cluster's nodes while the others wait: redis-py's RedisCluster
+        breaks connections in use when many calls start it at once."""
+        async with self._ready_lock:
+            if not self._ready:
+                await self._client.initialize()
+                self._ready = True
+
+
+def _cap(cap: int | None) -> int:
+    return -1 if cap is None else cap
+
+
+def _text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _reserve_result(reply: list[Any]) -> ReserveResult:
+    ok, tag, replayed = bool(int(reply[0])), _text(reply[1]), bool(int(reply[2]))
+    rest = reply[3:]
+    totals = tuple(
+        BucketTotals(_text(rest[i]), int(rest[i + 1]), int(rest[i + 2])) for i in range(0, len(rest), 3)
+    )
+    if ok:
+        return ReserveResult(True, tag, None, totals, replayed)
+    return ReserveResult(False, None, DENIALS_BY_LETTER[tag], totals, replayed)
+
+
+def _read(build: Callable[[], T]) -> T:
+    """Turn a script's reply into a result; a reply of the wrong shape is a RESPONSE error."""
+    try:
+        return build()
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise store_error(exc) from exc

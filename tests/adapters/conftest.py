@@ -1,0 +1,74 @@
+"""Store fixtures: real Redis servers for the session (started on first use), and `store`, one
+contract suite's worth of stores: memory, a single Redis, a Redis Cluster."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from minorguard.adapters.base import CounterStore
+from minorguard.adapters.stores import open_store
+
+# tests/redis_servers.py is shared with other test folders; tests/ is not a package.
+_TESTS = str(Path(__file__).resolve().parent.parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+
+from redis_servers import RedisClusterServers, RedisServer, require_binaries  # noqa: E402
+
+# Generous: a test's burst of hundreds of calls queues behind max_in_flight; timeouts have own tests.
+CALL_TIMEOUT = 10.0
+
+
+def _require(*names: str) -> None:
+    try:
+        require_binaries(*names)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def redis_single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    _require("redis-server")
+    with RedisServer.launch(tmp_path_factory.mktemp("single")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
+    _require("redis-server")
+    with RedisClusterServers.launch(tmp_path_factory.mktemp("cluster")) as cluster:
+        yield cluster
+
+
+STORES = [
+    pytest.param("memory", id="memory"),
+    pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    pytest.param("cluster", id="cluster", marks=pytest.mark.redis),
+]
+
+
+@pytest.fixture(params=STORES)
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[CounterStore]:
+    """A fresh store object on the kind of backend the test is parametrized with. On Redis, the test
+    fails at teardown if it left any key without a TTL."""
+    if request.param == "memory":
+        opened = open_store("memory://")
+        yield opened
+        await opened.close()
+        return
+    servers = request.getfixturevalue("redis_single" if request.param == "redis" else "redis_cluster")
+    opened = open_store(servers.url, timeout=CALL_TIMEOUT)
+    yield opened
+    await opened.close()
+    assert servers.keys_without_ttl() == [], "every key must have a TTL"
+
+
+@pytest.fixture
+def user() -> str:
+    """A fresh user, shaped like subject_key's output, so tests never see each other's counters."""
+    return secrets.token_hex(16)

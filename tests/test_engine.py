@@ -1,0 +1,148 @@
+"""The engine: at most one store call per decision, none for adults or stateless denies, and the
+failure policy applied per activity."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from minorguard.adapters.memory import MemoryCounterStore
+from minorguard.adapters.stores import open_store
+from minorguard.engine import Engine
+from minorguard.errors import StoreErrorKind
+from minorguard.explain import compile_policy
+from minorguard.types import Activity, Facts, FailurePolicy, Outcome, Reason, Subject
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+KID = Subject("kid-1", dt.date(2011, 5, 1), True)
+ADULT = Subject("adult-1", dt.date(1990, 5, 1), True)
+
+
+def beijing(text: str) -> float:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=SHANGHAI).timestamp()
+
+
+class CountingStore:
+    """The real memory store, with a count of the calls that reach it."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryCounterStore()
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return await method(*args, **kwargs)
+
+        return counted
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.failures: list[tuple[str, StoreErrorKind, FailurePolicy]] = []
+
+    def store_failed(self, activity: str, kind: StoreErrorKind, failure: FailurePolicy) -> None:
+        self.failures.append((activity, kind, failure))
+
+
+@pytest.fixture
+def counting() -> CountingStore:
+    return CountingStore()
+
+
+def engine_on(store: Any, preset: str = "nppa-2021", observer: Recorder | None = None) -> Engine:
+    return Engine(compile_policy(preset), store, subject_secret=b"test-secret", observer=observer)
+
+
+async def test_adults_and_stateless_denies_never_touch_the_store(counting: CountingStore) -> None:
+    """An adult's game and purchase, and a minor's curfew deny, make no store call."""
+    engine = engine_on(counting)
+    assert (await engine.decide(ADULT, Facts(Activity.GAME), at=beijing("2026-11-19T23:00"))).allowed
+    assert (
+        await engine.decide(ADULT, Facts(Activity.PURCHASE, 100_000), at=beijing("2026-11-19T23:00"))
+    ).allowed
+    denied = await engine.decide(KID, Facts(Activity.GAME), at=beijing("2026-11-20T23:00"))
+    assert denied.reason is Reason.CURFEW
+    over_single = await engine.decide(KID, Facts(Activity.PURCHASE, 5001), at=beijing("2026-11-20T12:00"))
+    assert over_single.reason is Reason.PURCHASE_SINGLE_CAP
+    assert counting.calls == []
+
+
+async def test_a_minor_in_the_window_makes_exactly_one_heartbeat_call(counting: CountingStore) -> None:
+    """Each game request inside the window is one heartbeat; time adds up between heartbeats."""
+    engine = engine_on(counting)
+    first = await engine.decide(KID, Facts(Activity.GAME), at=beijing("2026-11-20T20:00"))
+    second = await engine.decide(KID, Facts(Activity.GAME), at=beijing("2026-11-20T20:02"))
+    assert counting.calls == ["play_heartbeat", "play_heartbeat"]
+    assert first.remaining_seconds == 3600
+    assert second.remaining_seconds == 3600 - 120
+
+
+async def test_the_daily_limit_denies_until_the_next_play_day(counting: CountingStore) -> None:
+    """nppa-2019: 90 minutes on a working day; once used up, denied until 08:00 the next day."""
+    engine = engine_on(counting, "nppa-2019")
+    start = beijing("2026-11-19T10:00")
+    decision = None
+    for minute in range(0, 95, 5):
+        decision = await engine.decide(KID, Facts(Activity.GAME), at=start + minute * 60)
+    assert decision is not None
+    assert decision.outcome is Outcome.DENY
+    assert decision.reason is Reason.DAILY_PLAY_LIMIT
+    assert decision.allowed_again_at == dt.datetime(2026, 11, 20, 8, 0, tzinfo=SHANGHAI)
+
+
+async def test_purchases_reserve_commit_and_respect_the_monthly_cap(counting: CountingStore) -> None:
+    """A 15-year-old may spend 200 yuan a month: four 50-yuan purchases, not a fifth."""
+    engine = engine_on(counting)
+    at = beijing("2026-11-20T12:00")
+    for _ in range(4):
+        decision = await engine.decide(KID, Facts(Activity.PURCHASE, 5000), at=at)
+        assert decision.allowed
+        assert decision.reservation_id is not None
+        assert (await engine.commit(KID.subject_id, decision.reservation_id, at=at)).changed
+    fifth = await engine.decide(KID, Facts(Activity.PURCHASE, 1), at=at)
+    assert fifth.reason is Reason.PURCHASE_MONTHLY_CAP
+    assert fifth.allowed_again_at == dt.datetime(2026, 12, 1, tzinfo=SHANGHAI)
+
+
+async def test_an_idempotency_key_reserves_once(counting: CountingStore) -> None:
+    """Retrying a purchase with the same key answers the same reservation."""
+    engine = engine_on(counting)
+    at = beijing("2026-11-20T12:00")
+    first = await engine.decide(KID, Facts(Activity.PURCHASE, 5000), idempotency_key="k1", at=at)
+    again = await engine.decide(KID, Facts(Activity.PURCHASE, 5000), idempotency_key="k1", at=at)
+    assert first.reservation_id == again.reservation_id
+    assert again.remaining_budget_fen == 15000
+
+
+async def test_store_down_fails_open_for_play_time_and_closed_for_money() -> None:
+    """With Redis unreachable, play time fails open (flagged) and purchases fail closed."""
+    recorder = Recorder()
+    store = open_store("redis://127.0.0.1:9/0", timeout=0.05)  # the discard port: nothing listens
+    engine = engine_on(store, observer=recorder)
+    try:
+        play = await engine.decide(KID, Facts(Activity.GAME), at=beijing("2026-11-20T20:10"))
+        buy = await engine.decide(KID, Facts(Activity.PURCHASE, 100), at=beijing("2026-11-20T12:00"))
+    finally:
+        await store.close()
+    assert play.allowed
+    assert play.failed_open
+    assert buy.outcome is Outcome.DENY
+    assert buy.reason is Reason.STORE_UNAVAILABLE
+    assert [(a, f) for a, _, f in recorder.failures] == [
+        ("game", FailurePolicy.OPEN),
+        ("purchase", FailurePolicy.CLOSED),
+    ]
+
+
+async def test_the_store_sees_only_a_keyed_hash_of_the_subject(counting: CountingStore) -> None:
+    """No raw subject id reaches the store."""
+    engine = engine_on(counting)
+    await engine.decide(KID, Facts(Activity.PURCHASE, 100), at=beijing("2026-11-20T12:00"))
+    assert KID.subject_id not in repr(counting.inner.__dict__)
+    assert engine.user_key(KID.subject_id) != KID.subject_id
