@@ -1,5 +1,6 @@
 """One JSON line per decision, for audit: no raw identity (the subject is a keyed hash), no birth date,
-no amount. Written to the `minorguard.decisions` logger; route it where the audit trail lives."""
+no amount. Written to the `minorguard.decisions` logger at INFO; route it where the audit trail lives.
+Nothing is built when that logger is off."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from minorguard.types import Decision
 LOGGER = logging.getLogger("minorguard.decisions")
 
 
-def decision_id() -> str:
-    return secrets.token_hex(8)
+def enabled() -> bool:
+    return LOGGER.isEnabledFor(logging.INFO)
 
 
 def log_decision(
@@ -26,12 +27,9 @@ def log_decision(
     revision: str,
     latency: float,
     front_door: str,
-    decision_id: str,
 ) -> None:
-    if not LOGGER.isEnabledFor(logging.INFO):
-        return
     event = {
-        "decision_id": decision_id,
+        "decision_id": secrets.token_hex(8),
         "ts": round(time.time(), 3),
         "front_door": front_door,
         "subject": subject_key,

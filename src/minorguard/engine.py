@@ -18,16 +18,30 @@ from typing import Protocol
 from minorguard.adapters.base import CounterStore, subject_key
 from minorguard.counters import SettleResult, Usage
 from minorguard.errors import StoreError, StoreErrorKind
+from minorguard.rules.age import ADULT_AGE, age_reached_at
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import StatefulCheck, evaluate_at
 from minorguard.rules.game import GuestCheck, PlayCheck, finish_guest, finish_play
 from minorguard.rules.person import Person
 from minorguard.rules.spending import finish_spend
-from minorguard.types import Decision, Facts, FailurePolicy, Finding, Mode, Reason, Subject
+from minorguard.types import (
+    Activity,
+    AgeBand,
+    Decision,
+    Facts,
+    FailurePolicy,
+    Finding,
+    Mode,
+    Outcome,
+    Reason,
+    Subject,
+)
 
 Clock = Callable[[], float]
 PLAY_KEY_TTL = 2 * 86400  # a day's play counter outlives its day by one: yesterday's split still lands
 _MAX_KEYS = 65536
+_ADULTS_ALWAYS = (Activity.GAME, Activity.PURCHASE)  # no rule limits adults here (tips have adult caps)
+ADULT_ALLOWED = Decision(Outcome.ALLOW, Reason.ALLOWED, AgeBand.ADULT)
 
 
 class EngineObserver(Protocol):
@@ -52,6 +66,7 @@ class Engine:
         self.observer = observer
         self._secret = subject_secret
         self._keys: dict[str, str] = {}
+        self._adults: dict[tuple[str, dt.date], float] = {}
 
     def user_key(self, subject_id: str) -> str:
         """The store key of a subject (a keyed hash; never the raw id), cached."""
@@ -65,9 +80,31 @@ class Engine:
     def evaluate(self, subject: Subject, facts: Facts, at: float | None = None) -> Decision | StatefulCheck:
         """The stateless part alone: a Decision, or the one stateful check the store must settle."""
         cp = self.policy
-        now = cp.instant(self.clock() if at is None else at)
+        epoch = self.clock() if at is None else at
+        # the hot path of most traffic: an adult's game or purchase is always allowed
+        birthdate = subject.birthdate
+        if (
+            facts.activity in _ADULTS_ALWAYS
+            and subject.verified
+            and birthdate is not None
+            and epoch >= self._adult_from(cp, birthdate)
+        ):
+            return ADULT_ALLOWED
+        now = cp.instant(epoch)
         person = Person.at(subject, now.date, cp.policy.spec.birthday, cp.zone)
         return evaluate_at(cp, person, facts, now)
+
+    def _adult_from(self, cp: CompiledPolicy, birthdate: dt.date) -> float:
+        """The instant (epoch) a person born on `birthdate` comes of age under the policy in force."""
+        key = (cp.policy.revision, birthdate)
+        found = self._adults.get(key)
+        if found is None:
+            if len(self._adults) >= _MAX_KEYS:
+                self._adults.clear()
+            found = self._adults[key] = age_reached_at(
+                birthdate, ADULT_AGE, cp.policy.spec.birthday, cp.zone
+            ).timestamp()
+        return found
 
     async def decide(
         self, subject: Subject, facts: Facts, *, idempotency_key: str | None = None, at: float | None = None

@@ -16,8 +16,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from minorguard import decisionlog
 from minorguard.adapters.identity import IdentityError, parse_bearer
-from minorguard.decisionlog import decision_id, log_decision
 from minorguard.engine import Clock, Engine
 from minorguard.errors import StoreError
 from minorguard.metrics import Metrics
@@ -26,7 +26,7 @@ from minorguard.middleware.answers import Answer, allow_headers, bad_request, de
 from minorguard.middleware.body import BodyTooLarge, json_object, read_body
 from minorguard.middleware.facts import BadFact, amount_fen, lookup, text
 from minorguard.middleware.reload import PolicyReloader
-from minorguard.middleware.routes import Match, RouteTable
+from minorguard.middleware.routes import Match, RouteTable, Where
 from minorguard.middleware.verifier import Verifier
 from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
 
@@ -93,7 +93,7 @@ class MinorGuardMiddleware:
             return
         if self.reloader is not None:
             self.reloader.maybe_reload(self.engine)
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = _headers(scope["headers"], match)
         language = headers.get("accept-language")
         started = time.perf_counter()
         subject = await self._subject(headers.get("authorization"))
@@ -234,17 +234,34 @@ class MinorGuardMiddleware:
         latency = time.perf_counter() - started
         if self.metrics is not None:
             self.metrics.observe(activity.value, decision, latency)
-        policy = self.engine.policy.policy
-        log_decision(
-            subject_key=None if subject is None else self.engine.user_key(subject.subject_id),
-            activity=activity.value,
-            decision=decision,
-            policy=policy.name,
-            revision=policy.revision,
-            latency=latency,
-            front_door="middleware",
-            decision_id=decision_id(),
-        )
+        if decisionlog.enabled():
+            policy = self.engine.policy.policy
+            decisionlog.log_decision(
+                subject_key=None if subject is None else self.engine.user_key(subject.subject_id),
+                activity=activity.value,
+                decision=decision,
+                policy=policy.name,
+                revision=policy.revision,
+                latency=latency,
+                front_door="middleware",
+            )
+
+
+_WANTED = frozenset((b"authorization", b"accept-language", b"idempotency-key", b"content-length"))
+
+
+def _headers(raw: list[tuple[bytes, bytes]], match: Match) -> dict[str, str]:
+    """Only the headers a decision reads, decoded (not every header of every request)."""
+    route = match.route
+    wanted = _WANTED
+    extra = [
+        s.name.lower().encode()
+        for s in (route.amount, route.game_id)
+        if s is not None and s.where is Where.HEADER
+    ]
+    if extra:
+        wanted = wanted | frozenset(extra)
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in raw if k in wanted}
 
 
 def _adding(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
