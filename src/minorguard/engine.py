@@ -112,10 +112,16 @@ class Engine:
         result = self.evaluate(subject, facts, at)
         if isinstance(result, Decision):
             return result
+        return await self.settle(subject, facts, result, idempotency_key)
+
+    async def settle(
+        self, subject: Subject, facts: Facts, check: StatefulCheck, idempotency_key: str | None = None
+    ) -> Decision:
+        """The one store call of a stateful check, with the failure policy applied."""
         try:
-            return await self._settle(subject, result, idempotency_key)
+            return await self._settle(subject, check, idempotency_key)
         except StoreError as exc:
-            return self._store_failed(facts, result, exc)
+            return self._store_failed(facts, check, exc)
 
     async def _settle(self, subject: Subject, check: StatefulCheck, idempotency_key: str | None) -> Decision:
         now = check.instant

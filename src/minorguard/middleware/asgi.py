@@ -100,12 +100,18 @@ class MinorGuardMiddleware:
         if isinstance(subject, Decision):
             await self._refuse(scope, send, subject, match, started, language, None)
             return
-        facts_or_answer = await self._facts(scope, receive, headers, match)
-        if isinstance(facts_or_answer, Answer):
-            await _send_answer(send, facts_or_answer) if kind == "http" else await _close(send)
-            return
-        facts, receive = facts_or_answer
-        decision = await self.engine.decide(subject, facts, idempotency_key=headers.get("idempotency-key"))
+        facts = self.routes.plain_facts(match.route)  # a route that reads nothing from the request
+        if facts is None:
+            facts_or_answer = await self._facts(scope, receive, headers, match)
+            if isinstance(facts_or_answer, Answer):
+                await _send_answer(send, facts_or_answer) if kind == "http" else await _close(send)
+                return
+            facts, receive = facts_or_answer
+        # stateless first, without an await; only a stateful check goes to the store
+        result = self.engine.evaluate(subject, facts)
+        if not isinstance(result, Decision):
+            result = await self.engine.settle(subject, facts, result, headers.get("idempotency-key"))
+        decision = result
         self._record(subject, facts.activity, decision, started)
         scope.setdefault("state", {})["minorguard"] = decision
         if not decision.allowed:
@@ -120,7 +126,8 @@ class MinorGuardMiddleware:
     async def _subject(self, authorization: str | None) -> Subject | Decision:
         token = parse_bearer(authorization)
         try:
-            return await self.verifier.verify(token)
+            cached = self.verifier.verify_cached(token) if token is not None else None
+            return cached if cached is not None else await self.verifier.verify(token)
         except IdentityError as exc:
             if self.metrics is not None:
                 self.metrics.identity_failures.labels(exc.kind.value).inc()

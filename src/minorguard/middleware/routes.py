@@ -11,7 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from minorguard.types import Activity
+from minorguard.types import Activity, Facts
+
+_MAX_CACHED_PATHS = 8192
 
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?\}")
 
@@ -57,6 +59,12 @@ class RouteTable:
         self.routes = list(routes)
         exempt = list(exempt)
         self._compiled = [(route, compile_pattern(route.pattern)) for route in self.routes]
+        self._matches: dict[tuple[str, str], Match | None] = {}
+        self._plain = {
+            r: Facts(r.activity, None, None, r.game_rating)
+            for r in self.routes
+            if not r.amount and not r.game_id
+        }
         self._exact_exempt = frozenset(p for p in exempt if not p.endswith("*"))
         self._prefix_exempt = tuple(p[:-1] for p in exempt if p.endswith("*"))
 
@@ -65,7 +73,20 @@ class RouteTable:
             bool(self._prefix_exempt) and path.startswith(self._prefix_exempt)
         )
 
+    def plain_facts(self, route: Route) -> Facts | None:
+        """The facts of a route that reads nothing from the request (shared, built once)."""
+        return self._plain.get(route)
+
     def match(self, method: str, path: str) -> Match | None:
+        key = (method, path)
+        if key in self._matches:
+            return self._matches[key]
+        if len(self._matches) >= _MAX_CACHED_PATHS:
+            self._matches.clear()
+        found = self._matches[key] = self._match(method, path)
+        return found
+
+    def _match(self, method: str, path: str) -> Match | None:
         for route, regex in self._compiled:
             if route.methods and method not in route.methods:
                 continue

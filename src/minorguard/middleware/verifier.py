@@ -11,3 +11,7 @@ class Verifier(Protocol):
     async def verify(self, token: str | None) -> Subject:
         """The verified subject of a bearer token; raises IdentityError when missing or invalid."""
         ...
+
+    def verify_cached(self, token: str, now: float | None = None) -> Subject | None:
+        """The subject of a token verified before (no signature check), or None when not cached."""
+        ...
