@@ -126,11 +126,12 @@ class Engine:
     async def _settle(self, subject: Subject, check: StatefulCheck, idempotency_key: str | None) -> Decision:
         now = check.instant
         if isinstance(check, PlayCheck):
+            day, prev_day = self.policy.day_names(now.date)
             played = await self.store.play_heartbeat(
                 self.user_key(subject.subject_id),
                 now=now.epoch,
-                day=now.date.isoformat(),
-                prev_day=(now.date - dt.timedelta(days=1)).isoformat(),
+                day=day,
+                prev_day=prev_day,
                 day_start=now.day_start,
                 max_gap=check.max_gap,
                 limit_seconds=check.limit_seconds,

@@ -69,7 +69,7 @@ class Metrics:
         )
 
     def observe(self, activity: str, decision: Decision, seconds: float) -> None:
-        self.fast.record(activity, decision.outcome.value, decision.reason.value, seconds)
+        self.fast.record(activity, decision.outcome, decision.reason, seconds)  # StrEnums are str
         for finding in decision.report_only:
             self.report_only.labels(activity, finding.reason.value).inc()
         if decision.failed_open:

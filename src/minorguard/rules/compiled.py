@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from minorguard.policy.loader import Policy
-from minorguard.policy.schema import DailyMinutes, MinorBand, MissingCalendarData
+from minorguard.policy.schema import DailyMinutes, MissingCalendarData
 from minorguard.rules.schedule import DAY, DayLookup, Intervals, Schedule
 from minorguard.types import AgeBand, DayInfo, DayType, Mode
 
@@ -45,6 +45,9 @@ class CompiledPolicy:
     zone: ZoneInfo
     schedule: Schedule
     lookup: DayLookup
+    limits: dict[tuple[AgeBand, DayType], int]  # seconds of play per band and day type
+    warn_before: tuple[int, ...]  # warning thresholds in seconds, largest first
+    _names: dict[dt.date, tuple[str, str]] = field(default_factory=dict)
     _days: dict[dt.date, DayInfo] = field(default_factory=dict)
     _allowed: dict[tuple[dt.date, bool], Intervals] = field(default_factory=dict)
     _today: _Day | None = None
@@ -54,7 +57,14 @@ class CompiledPolicy:
     def build(cls, policy: Policy, lookup: DayLookup) -> CompiledPolicy:
         game = policy.spec.game
         schedule = Schedule.compile(game.curfew, game.play_windows, policy.spec.calendar.mode)
-        return cls(policy, ZoneInfo(policy.spec.timezone), schedule, lookup)
+        play = game.play_time
+        limits = {
+            (AgeBand(band.value), day_type): _minutes_for(minutes, day_type) * 60
+            for band, minutes in play.daily_minutes.items()
+            for day_type in DayType
+        }
+        warn_before = tuple(sorted((m * 60 for m in play.warn_before_minutes), reverse=True))
+        return cls(policy, ZoneInfo(policy.spec.timezone), schedule, lookup, limits, warn_before)
 
     @property
     def name(self) -> str:
@@ -128,10 +138,16 @@ class CompiledPolicy:
 
     def daily_limit(self, band: AgeBand, info: DayInfo) -> int | None:
         """Seconds of play allowed on the day, or None when no limit applies to the band."""
-        minutes = self.policy.spec.game.play_time.daily_minutes.get(MinorBand(band.value))
-        if minutes is None:
-            return None
-        return _minutes_for(minutes, info.day_type) * 60
+        return self.limits.get((band, info.day_type))
+
+    def day_names(self, date: dt.date) -> tuple[str, str]:
+        """The store's names of a local day and of the day before ("2026-11-20", "2026-11-19")."""
+        names = self._names.get(date)
+        if names is None:
+            if len(self._names) >= _MAX_CACHED_DATES:
+                self._names.clear()
+            names = self._names[date] = (date.isoformat(), (date - dt.timedelta(days=1)).isoformat())
+        return names
 
 
 def _minutes_for(minutes: DailyMinutes, day_type: DayType) -> int:

@@ -31,7 +31,7 @@ class PlayCheck:
     limit_seconds: int
     max_gap: int
     window_remaining: int | None  # seconds until the allowed interval in force ends
-    again_after_limit: dt.datetime | None
+    person: Person  # for "allowed again", worked out only when the limit is reached
     warn_before: tuple[int, ...]  # seconds, largest first
     legal_basis: str
 
@@ -77,7 +77,7 @@ def check_game(
         return denied
     window_remaining = _window_remaining(cp, now)
     play = spec.game.play_time
-    warn_before = tuple(sorted((m * 60 for m in play.warn_before_minutes), reverse=True))
+    warn_before = cp.warn_before
     if device is not None and person.band is AgeBand.UNVERIFIED:
         return GuestCheck(
             found,
@@ -97,8 +97,8 @@ def check_game(
         return found.allow(
             remaining_seconds=window_remaining, warnings=play_warnings(window_remaining, warn_before)
         )
-    again = _again(cp, person, next_allowed(cp, now, person.band, from_next_day=True))
     if limit == 0:
+        again = _again(cp, person, next_allowed(cp, now, person.band, from_next_day=True))
         denied = found.check(
             play.mode,
             finding(
@@ -120,7 +120,7 @@ def check_game(
         limit,
         play.max_gap_seconds,
         window_remaining,
-        again,
+        person,
         warn_before,
         play.legal_basis,
     )
@@ -130,6 +130,8 @@ def finish_play(cp: CompiledPolicy, check: PlayCheck, used_seconds: int) -> Deci
     """Decide once the store has counted the heartbeat and answered the seconds used today."""
     found = check.findings
     if used_seconds >= check.limit_seconds:
+        band = check.person.band
+        again = _again(cp, check.person, next_allowed(cp, check.instant, band, from_next_day=True))
         denied = found.check(
             check.mode,
             finding(
@@ -138,7 +140,7 @@ def finish_play(cp: CompiledPolicy, check: PlayCheck, used_seconds: int) -> Deci
                 check.legal_basis,
                 check.mode,
                 f"the daily play time of {check.limit_seconds // 60} minutes is used up",
-                check.again_after_limit,
+                again,
             ),
         )
         if denied is not None:
