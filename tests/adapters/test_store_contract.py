@@ -257,9 +257,31 @@ async def test_a_denial_is_replayed_too(store: CounterStore, user: str) -> None:
 
 async def test_idempotency_answer_lasts_a_day_at_least(store: CounterStore, user: str) -> None:
     await reserve(store, user, 100, "r1", key="k", ttl=60)
+    await store.commit(user, "r1", now=T + 1)
     assert (await reserve(store, user, 100, "r2", key="k", now=T + 86_399)).replayed
     fresh = await reserve(store, user, 100, "r3", key="k", now=T + 86_400)
     assert (fresh.replayed, fresh.reservation_id) == (False, "r3")
+
+
+async def test_a_key_whose_reservation_was_released_or_lapsed_reserves_afresh(
+    store: CounterStore, user: str
+) -> None:
+    """That try failed: a retry with the same key is a new reservation, counted when committed."""
+    await reserve(store, user, 100, "r1", key="released")
+    await store.release(user, "r1", now=T + 1)
+    again = await reserve(store, user, 100, "r2", key="released", now=T + 2)
+    assert (again.ok, again.replayed, again.reservation_id) == (True, False, "r2")
+    await reserve(store, user, 100, "r3", key="lapsed", ttl=60)
+    later = await reserve(store, user, 100, "r4", key="lapsed", now=T + 61)
+    assert (later.ok, later.replayed, later.reservation_id) == (True, False, "r4")
+    assert later.totals == (BucketTotals(MONTH, 0, 200),)  # r2 and r4 pending; r1 released, r3 lapsed
+
+
+async def test_a_key_reused_for_another_amount_is_another_reservation(store: CounterStore, user: str) -> None:
+    """Never an uncounted purchase: a different amount under an old key is reserved and counted."""
+    await reserve(store, user, 100, "r1", key="k")
+    other = await reserve(store, user, 5000, "r2", key="k", now=T + 1)
+    assert (other.ok, other.replayed, other.totals) == (True, False, (BucketTotals(MONTH, 0, 5100),))
 
 
 async def test_retried_reservation_id_is_not_reserved_twice(store: CounterStore, user: str) -> None:

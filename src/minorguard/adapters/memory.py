@@ -133,9 +133,10 @@ class MemoryCounterStore:
         state = self._user(user, now)
         spending = state.spending
         spending.sweep(now)
-        digest = answer_digest(idempotency_key) if idempotency_key is not None else None
-        if digest is not None and (earlier := spending.answer(kind, digest)) is not None:
-            return earlier
+        digest = answer_digest(idempotency_key, amount) if idempotency_key is not None else None
+        earlier = spending.answer(kind, digest) if digest is not None else None
+        if earlier is not None and (not earlier.ok or spending.live(earlier.reservation_id, now)):
+            return earlier  # a released or lapsed reservation's key reserves afresh: that try failed
         totals = spending.totals(kind, buckets, now)
         if spending.has(reservation_id):  # a retried call whose first answer was lost
             return ReserveResult(True, reservation_id, None, totals, replayed=True)

@@ -70,6 +70,15 @@ class Spending:
         found = self.answers.get((kind, digest))
         return found[1] if found is not None else None
 
+    def live(self, reservation_id: str | None, now: int) -> bool:
+        """Pending (and not lapsed), committed or refunded: a purchase that went, or may still go, ahead."""
+        found = self.reservations.get(reservation_id) if reservation_id is not None else None
+        if found is None:
+            return False
+        if found.status is None:
+            return found.expires_at > now
+        return found.status is not ReservationStatus.RELEASED
+
     def has(self, reservation_id: str) -> bool:
         return reservation_id in self.reservations
 

@@ -131,7 +131,7 @@ class RedisCounterStore:
         reservation_ttl: int,
     ) -> ReserveResult:
         check_reserve(amount, buckets, reservation_id, reservation_ttl)
-        digest = answer_digest(idempotency_key) if idempotency_key is not None else ""
+        digest = answer_digest(idempotency_key, amount) if idempotency_key is not None else ""
         args: list[str | int] = [now, KIND_LETTERS[kind], amount, _cap(single_cap), reservation_id, digest]
         args += [reservation_ttl, answer_ttl(reservation_ttl)]
         for b in buckets:

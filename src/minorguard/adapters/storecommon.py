@@ -37,10 +37,11 @@ def answer_ttl(reservation_ttl: int) -> int:
     return max(reservation_ttl, ANSWER_MIN_TTL)
 
 
-def answer_digest(idempotency_key: str) -> str:
+def answer_digest(idempotency_key: str, amount: int) -> str:
     """Stores keep a digest, never the caller's key (it may be an order number): 64 bits are plenty
-    to tell apart the keys of one user and kind."""
-    return hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]
+    among one user's keys of a day. The amount is part of it: a key reused for another amount is
+    another purchase, reserved and counted, never a replay of the first one's answer."""
+    return hashlib.sha256(f"{idempotency_key}\x00{amount}".encode()).hexdigest()[:16]
 
 
 def keep_ttl(buckets: tuple[Bucket, ...], reservation_ttl: int) -> int:

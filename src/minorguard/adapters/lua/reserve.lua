@@ -8,6 +8,7 @@
 --          {0, denial letter, replayed 0|1, period, committed, pending, ...}    denied
 --          totals per bucket in the order given (a replay gives the first call's answer).
 -- Safe to retry: a reservation id that exists already answers as a replay (ok, current totals).
+-- An idempotency answer is replayed while its reservation is pending, committed or refunded.
 local K = KEYS[1]
 local now, kind, amount = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local single_cap, id, digest = tonumber(ARGV[4]), ARGV[5], ARGV[6]
@@ -15,13 +16,23 @@ local res_ttl, answer_ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
 
 sweep(K, now)
 local answer_field = 'i' .. kind .. digest
+-- An earlier answer is replayed unless it reserved and that reservation was released or lapsed (the
+-- try failed): then the key reserves afresh. The digest covers key and amount (see storecommon.py).
 if digest ~= '' then
   local v = redis.call('HGET', K, answer_field)
   if v then
     local a = split(v)
-    local out = {tonumber(a[2]), a[3], 1}
-    for j = 4, #a do out[#out + 1] = a[j] end
-    return out
+    local live = true
+    if a[2] == '1' then
+      local r = redis.call('HGET', K, 'r' .. a[3])
+      local state = r and split(r)[2]
+      live = r ~= false and state ~= 'r' and not (state == 'p' and tonumber(split(r)[1]) <= now)
+    end
+    if live then
+      local out = {tonumber(a[2]), a[3], 1}
+      for j = 4, #a do out[#out + 1] = a[j] end
+      return out
+    end
   end
 end
 
