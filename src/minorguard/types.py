@@ -83,6 +83,7 @@ class Reason(StrEnum):
     PUBLISHER_CONSENT_REQUIRED = "publisher_guardian_consent_required"
     CALENDAR_NO_DATA = "calendar_no_data"
     STORE_UNAVAILABLE = "store_unavailable"
+    DUPLICATE_REQUEST = "duplicate_request"  # an Idempotency-Key whose purchase went ahead or is in flight
 
 
 class WarningCode(StrEnum):
@@ -164,6 +165,7 @@ class Decision:
     detail: str = ""
     reservation_id: str | None = None
     failed_open: bool = False  # the store could not answer and the rule's failure policy is `open`
+    replayed: bool = False  # the answer of an earlier request with the same Idempotency-Key
 
     @property
     def allowed(self) -> bool:

@@ -34,6 +34,8 @@ def status_of(reason: Reason) -> int:
         return 401
     if reason is Reason.STORE_UNAVAILABLE:
         return 503
+    if reason is Reason.DUPLICATE_REQUEST:
+        return 409
     return 403
 
 

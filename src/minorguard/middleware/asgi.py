@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +85,14 @@ class MinorGuardMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket") or self.routes.is_exempt(scope["path"]):
+        if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        match = self.routes.match(scope.get("method", "GET"), scope["path"])
+        path = _route_path(scope)
+        if self.routes.is_exempt(path):
+            await self.app(scope, receive, send)
+            return
+        match = self.routes.match(scope.get("method", "GET"), path)
         if match is None:
             await self.app(scope, receive, send)
             return
@@ -116,6 +121,18 @@ class MinorGuardMiddleware:
         scope.setdefault("state", {})["minorguard"] = decision
         if not decision.allowed:
             await self._refuse(scope, send, decision, match, started, language, subject, recorded=True)
+            return
+        if decision.replayed and facts.activity in _SPENDING:
+            # the key's purchase went ahead or is in flight: running the app again would move money
+            # that is counted once
+            duplicate = replace(
+                decision,
+                outcome=Outcome.DENY,
+                reason=Reason.DUPLICATE_REQUEST,
+                rule="idempotency",
+                detail="this Idempotency-Key was used for a purchase that went ahead or is in flight",
+            )
+            await self._refuse(scope, send, duplicate, match, started, language, subject, recorded=True)
             return
         extra = allow_headers(decision) if kind == "http" else []
         if decision.reservation_id is not None and facts.activity in _SPENDING:
@@ -252,6 +269,16 @@ class MinorGuardMiddleware:
                 latency=latency,
                 front_door="middleware",
             )
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the app routes on: behind a prefix (uvicorn --root-path) the server's path includes the
+    prefix, which Starlette strips before routing, and so must we, or nothing would match."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        return path[len(root) :] or "/"
+    return path
 
 
 _WANTED = frozenset((b"authorization", b"accept-language", b"idempotency-key", b"content-length"))

@@ -28,6 +28,7 @@ TITLES: dict[Reason, tuple[str, str]] = {
     Reason.PUBLISHER_CONSENT_REQUIRED: ("注册主播账号需监护人同意", "A guardian's consent is required"),
     Reason.CALENDAR_NO_DATA: ("节假日数据缺失，暂不提供服务", "No holiday-calendar data for today"),
     Reason.STORE_UNAVAILABLE: ("服务暂时不可用，请稍后再试", "Temporarily unavailable, try again shortly"),
+    Reason.DUPLICATE_REQUEST: ("该请求已处理或正在处理", "This request was already made"),
     Reason.ALLOWED: ("允许", "Allowed"),
 }
 

@@ -88,7 +88,12 @@ class RouteTable:
 
     def _match(self, method: str, path: str) -> Match | None:
         for route, regex in self._compiled:
-            if route.methods and method not in route.methods:
+            # HEAD is served by the GET endpoint (Starlette does so), so it must be judged like GET
+            if (
+                route.methods
+                and method not in route.methods
+                and not (method == "HEAD" and "GET" in route.methods)
+            ):
                 continue
             found = regex.match(path)
             if found is not None:

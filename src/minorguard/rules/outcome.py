@@ -43,6 +43,7 @@ class Findings:
         remaining_budget_fen: int | None = None,
         warnings: tuple[Warning, ...] = (),
         reservation_id: str | None = None,
+        replayed: bool = False,
     ) -> Decision:
         return Decision(
             outcome=Outcome.ALLOW,
@@ -53,6 +54,7 @@ class Findings:
             warnings=(*self.notes, *warnings) if self.notes else warnings,
             report_only=tuple(self.report_only),
             reservation_id=reservation_id,
+            replayed=replayed,
         )
 
 

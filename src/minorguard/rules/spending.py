@@ -211,6 +211,7 @@ def finish_spend(check: SpendCheck, result: ReserveResult) -> Decision:
         remaining_budget_fen=budget,
         warnings=_half_warnings(check, result.totals),
         reservation_id=result.reservation_id,
+        replayed=result.replayed,
     )
 
 
