@@ -1,0 +1,145 @@
+"""Throughput of the middleware against a bare Starlette app, measured in the same run.
+
+The server (uvicorn, one worker) is pinned to CPU 0 and wrk to CPU 1, so the ratio compares the server
+core's work only. Scenarios: bare app; adults; minors on the in-memory store; minors on Redis (a
+redis-server started here). Minors are 1,000 different 15-year-olds inside the nppa-2021 window, so each
+request is a heartbeat of its own user. Rounds alternate bare and guarded runs to spread the noise of
+a shared machine; the median of each is reported.
+
+    .venv/bin/python benchmarks/middleware_throughput.py [--seconds 8] [--rounds 3] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from minorguard.demo import demo_token
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def tokens_script(folder: Path, birthdate: dt.date | None, count: int) -> Path:
+    """A wrk Lua script that sends one of `count` users' tokens with each request."""
+    lines = []
+    for index in range(count):
+        lines.append(f'"{demo_token(f"bench-{index}", birthdate, expires_in=3600)}"')
+    script = folder / f"tokens-{birthdate}.lua"
+    script.write_text(
+        "local tokens = {" + ",\n".join(lines) + "}\n"
+        "local n = 0\n"
+        "request = function()\n"
+        "  n = n + 1\n"
+        "  local token = tokens[(n % #tokens) + 1]\n"
+        '  return wrk.format("GET", "/game/ping", {["Authorization"] = "Bearer " .. token})\n'
+        "end\n",
+        encoding="utf-8",
+    )
+    return script
+
+
+def serve(mode: str, store: str, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MG_BENCH_MODE": mode, "MG_BENCH_STORE": store}
+    command = ["taskset", "-c", "0", sys.executable, "-m", "uvicorn", "--factory", "bench_apps:create",
+               "--app-dir", str(HERE), "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    process = subprocess.Popen(command, env=env, cwd=ROOT)
+    wait_port(port)
+    return process
+
+
+def wrk(port: int, script: Path | None, seconds: int, connections: int) -> float:
+    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    if script is not None:
+        command += ["-s", str(script)]
+    out = subprocess.run([*command, f"http://127.0.0.1:{port}/game/ping"], capture_output=True, text=True,
+                         check=True).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{non2xx.group(1)} requests were not allowed: the scenario is wrong\n{out}")
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if not found:
+        raise RuntimeError(out)
+    return float(found.group(1))
+
+
+def measure(mode: str, store: str, script: Path | None, args: argparse.Namespace) -> float:
+    port = free_port()
+    server = serve(mode, store, port)
+    try:
+        wrk(port, script, 1, args.connections)  # warm-up: imports, caches, token verification
+        return wrk(port, script, args.seconds, args.connections)
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None or shutil.which("redis-server") is None:
+        raise SystemExit("needs wrk and redis-server (apt-get install wrk redis-server)")
+    folder = Path(tempfile.mkdtemp(prefix="mg-bench-"))
+    redis_port = free_port()
+    redis = subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    wait_port(redis_port)
+    adult = tokens_script(folder, dt.date(1990, 1, 1), 1000)
+    minor = tokens_script(folder, dt.date(2011, 5, 1), 1000)
+    scenarios = [
+        ("adult", "guarded", "memory://", adult),
+        ("minor, in-memory store", "guarded", "memory://", minor),
+        ("minor, Redis", "guarded", f"redis://127.0.0.1:{redis_port}/0", minor),
+    ]
+    try:
+        results: dict[str, list[float]] = {name: [] for name, *_ in scenarios}
+        bare: list[float] = []
+        for _ in range(args.rounds):
+            for name, mode, store, script in scenarios:
+                bare.append(measure("bare", "", adult, args))
+                results[name].append(measure(mode, store, script, args))
+        baseline = statistics.median(bare)
+        print(f"server: uvicorn, 1 worker on CPU 0; load: wrk -c{args.connections} on CPU 1; "
+              f"{args.rounds} rounds of {args.seconds}s")
+        print(f"{'scenario':<26}{'req/s':>10}{'ratio to bare':>15}")
+        print(f"{'bare Starlette':<26}{baseline:>10.0f}{1:>15.2f}")
+        for name, values in results.items():
+            value = statistics.median(values)
+            print(f"{name:<26}{value:>10.0f}{value / baseline:>15.2f}")
+    finally:
+        redis.terminate()
+        redis.wait(10)
+
+
+if __name__ == "__main__":
+    main()
