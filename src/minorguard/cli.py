@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,19 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     schema = policy.add_parser("schema", help="print the JSON Schema of policy files")
     schema.set_defaults(run=_schema)
 
-    demo = commands.add_parser("demo", help="run a demo game and streaming backend with the middleware")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--start-at", metavar="ISO8601", help="start the demo clock at this instant")
-    demo.set_defaults(run=_demo)
-
-    token = commands.add_parser("token", help="print a token the demo accepts")
-    token.add_argument("--sub", required=True, metavar="ID")
-    token.add_argument("--birthdate", metavar="YYYY-MM-DD")
-    token.add_argument("--unverified", action="store_true")
-    token.add_argument("--guardian-consent", action="append", default=[], metavar="SCOPE")
-    token.set_defaults(run=_token)
-
+    _service_commands(commands)
     calendar = commands.add_parser("calendar", help="the holiday calendar").add_subparsers(metavar="ACTION")
     show = calendar.add_parser("show", help="day types of a year and the days of data left")
     show.add_argument("--year", type=int, required=True)
@@ -99,6 +88,33 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--today", metavar="YYYY-MM-DD", help="count data left from this day (default: today)")
     show.set_defaults(run=_calendar_show)
     return parser
+
+
+def _service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser("demo", help="run a demo game and streaming backend with the middleware")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--start-at", metavar="ISO8601", help="start the demo clock at this instant")
+    demo.set_defaults(run=_demo)
+
+    sidecar = commands.add_parser("sidecar", help="run the decision service for proxies and any backend")
+    source = sidecar.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--config", metavar="FILE", help="the deployment config (policy, store, identity, routes)"
+    )
+    source.add_argument("--demo", action="store_true", help="the demo: in-memory store, demo key and routes")
+    sidecar.add_argument("--host", default="127.0.0.1")
+    sidecar.add_argument("--port", type=int, default=8080)
+    sidecar.add_argument("--workers", type=int, default=1, help="server processes (needs a Redis store)")
+    sidecar.add_argument("--start-at", metavar="ISO8601", help="(demo) start the clock at this instant")
+    sidecar.set_defaults(run=_sidecar)
+
+    token = commands.add_parser("token", help="print a token the demo accepts")
+    token.add_argument("--sub", required=True, metavar="ID")
+    token.add_argument("--birthdate", metavar="YYYY-MM-DD")
+    token.add_argument("--unverified", action="store_true")
+    token.add_argument("--guardian-consent", action="append", default=[], metavar="SCOPE")
+    token.set_defaults(run=_token)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -236,6 +252,30 @@ def _demo(args: argparse.Namespace) -> int:
     app = build_demo_app(clock=clock)
     print_tour(f"http://{args.host}:{args.port}", clock())
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
+def _sidecar(args: argparse.Namespace) -> int:
+    _web()
+    from minorguard.deployment import load_deployment  # noqa: PLC0415
+    from minorguard.sidecar.serve import serve  # noqa: PLC0415  (optional dependency)
+
+    if args.config is not None:
+        store = load_deployment(args.config).settings.store
+        if args.workers > 1 and store.startswith("memory"):
+            raise ValueError("several workers need a shared store: memory:// counts per process (use Redis)")
+    elif args.workers != 1:
+        raise ValueError("--demo keeps its counters in memory: it runs one worker")
+    start = parse_at(args.start_at, dt.timezone(dt.timedelta(hours=8))) if args.start_at else None
+    if args.demo:
+        from minorguard.demo import print_tour  # noqa: PLC0415
+
+        print_tour(
+            f"http://{args.host}:{args.port}",
+            time.time() if start is None else start.timestamp(),
+            sidecar=True,
+        )
+    serve(args.config, host=args.host, port=args.port, workers=args.workers, start_at=start)
     return EXIT_OK
 
 

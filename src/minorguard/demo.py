@@ -158,9 +158,10 @@ def build_demo_app(
     return MinorGuardMiddleware.from_config(app, config or demo_config(), registry=registry, clock=clock)
 
 
-def print_tour(base_url: str, now: float) -> None:
+def print_tour(base_url: str, now: float, *, sidecar: bool = False) -> None:
     today = dt.datetime.fromtimestamp(now, dt.timezone(dt.timedelta(hours=8))).date()
-    print(f"minorguard demo on {base_url} (policy: demo = nppa-2021 + live-streaming rules)")
+    what = "sidecar" if sidecar else "demo"
+    print(f"minorguard {what} on {base_url} (policy: demo = nppa-2021 + live-streaming rules)")
     print(f"demo clock: {dt.datetime.fromtimestamp(now, dt.timezone(dt.timedelta(hours=8))).isoformat()}\n")
     for persona in personas(today):
         # minted on the real clock: the verifier checks exp against real time, whatever the demo clock says
@@ -170,8 +171,21 @@ def print_tour(base_url: str, now: float) -> None:
         born = persona.birthdate.isoformat() if persona.birthdate else "unknown"
         variable = "TOKEN_" + persona.subject.upper().replace("-", "_")
         print(f"# {persona.name} (born {born})\nexport {variable}={token}\n")
-    auth = 'curl -s -H "Authorization: Bearer $TOKEN_{}" '
-    lines = [
+    lines = _sidecar_lines(base_url) if sidecar else _demo_lines(base_url)
+    for title, command in lines:
+        print(f"# {title}\n{command}\n")
+    print(
+        "Try --start-at 2026-11-20T20:50:00+08:00 (a Friday evening) to see play allowed, the 15-minute "
+        "warning and the window closing at 21:00."
+    )
+
+
+_AUTH = 'curl -s -H "Authorization: Bearer $TOKEN_{}" '
+
+
+def _demo_lines(base_url: str) -> list[tuple[str, str]]:
+    auth = _AUTH
+    return [
         (
             "a 15-year-old plays (allowed only Fri/Sat/Sun/holidays 20:00-21:00)",
             auth.format("DEMO_TEEN_15") + f"{base_url}/game/ping",
@@ -187,8 +201,8 @@ def print_tour(base_url: str, now: float) -> None:
         ),
         (
             "a 17-year-old may not tip",
-            auth.format("DEMO_TEEN_17") + f"-X POST {base_url}/live/rooms/7/tips "
-            "-d '{\"amount_fen\": 100}'",
+            auth.format("DEMO_TEEN_17")
+            + f"-X POST {base_url}/live/rooms/7/tips -d '{{\"amount_fen\": 100}}'",
         ),
         (
             "a 17-year-old with guardian consent registers as a publisher",
@@ -202,9 +216,36 @@ def print_tour(base_url: str, now: float) -> None:
         ),
         ("metrics", f"curl -s {base_url}/metrics | grep ^minorguard_decisions"),
     ]
-    for title, command in lines:
-        print(f"# {title}\n{command}\n")
-    print(
-        "Try --start-at 2026-11-20T20:50:00+08:00 (a Friday evening) to see play allowed, the 15-minute "
-        "warning and the window closing at 21:00."
-    )
+
+
+def _sidecar_lines(base_url: str) -> list[tuple[str, str]]:
+    auth = _AUTH
+    return [
+        (
+            "the decision API: may a 15-year-old top up ¥50.01?",
+            f'curl -s {base_url}/v1/decisions -d \'{{"token": "\'$TOKEN_DEMO_TEEN_15\'", '
+            f'"activity": "purchase", "amount_fen": 5001}}\'',
+        ),
+        (
+            "the decision API, classified by the routes: the original method and path",
+            f'curl -s {base_url}/v1/decisions -d \'{{"token": "\'$TOKEN_DEMO_TEEN_15\'", '
+            f'"method": "GET", "path": "/game/ping"}}\'',
+        ),
+        (
+            "nginx auth_request: only the status and Minorguard-* headers matter",
+            auth.format("DEMO_TEEN_15") + f"-i -H 'X-Original-URI: /game/ping' -H 'X-Original-Method: GET' "
+            f"{base_url}/v1/authz/nginx",
+        ),
+        (
+            "Traefik ForwardAuth: a deny's body reaches the client",
+            auth.format("DEMO_CHILD_7")
+            + f"-i -H 'X-Forwarded-Method: POST' -H 'X-Forwarded-Uri: /live/rooms/7/tips' "
+            f"-H 'amount-fen: 100' {base_url}/v1/authz/traefik",
+        ),
+        (
+            "Envoy ext_authz (HTTP service): the original path after the prefix",
+            auth.format("DEMO_ADULT") + f"-i {base_url}/v1/authz/envoy/game/ping",
+        ),
+        ("the policy in force", f"curl -s {base_url}/v1/policy | head -c 300"),
+        ("metrics", f"curl -s {base_url}/metrics | grep ^minorguard_decisions"),
+    ]

@@ -20,6 +20,7 @@ import json
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -117,17 +118,28 @@ class IdentitySettings(_Strict):
         return self
 
 
+class SidecarSettings(_Strict):
+    """Where the proxies put the original request (nginx passes it in headers you name)."""
+
+    envoy_prefix: str = Field(default="/v1/authz/envoy", pattern=r"^/")
+    original_uri_header: str = "X-Original-URI"
+    original_method_header: str = "X-Original-Method"
+
+
 class Deployment(_Strict):
     policy: str
     store: str = "memory://"
     store_timeout_ms: int = Field(default=20, ge=1, le=5000)
+    store_password: SecretRef | None = None  # put into the store URL at start, never written in config
     subject_secret: SecretRef
+    admin_token: SecretRef | None = None  # the sidecar's support endpoints; absent: they are off
     identity: IdentitySettings
     routes: list[RouteSettings] = Field(min_length=1)
     exempt_paths: list[str] = Field(default_factory=lambda: ["/healthz", "/readyz", "/metrics"])
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     language: Literal["zh-CN", "en"] = "zh-CN"
     policy_reload_seconds: float = Field(default=2.0, ge=0.1)
+    sidecar: SidecarSettings = Field(default_factory=SidecarSettings)
 
 
 class LoadedDeployment:
@@ -146,8 +158,22 @@ class LoadedDeployment:
     def route_table(self) -> RouteTable:
         return RouteTable([r.route() for r in self.settings.routes], self.settings.exempt_paths)
 
+    def admin_token(self) -> bytes | None:
+        secret = self.settings.admin_token
+        return None if secret is None else secret.read(self.base)
+
     def subject_secret(self) -> bytes:
         return self.settings.subject_secret.read(self.base)
+
+    def store_url(self) -> str:
+        """The store URL, with the password from its secret when one is configured."""
+        url = self.settings.store
+        secret = self.settings.store_password
+        if secret is None or "://" not in url:
+            return url
+        scheme, rest = url.split("://", 1)
+        password = quote(secret.read(self.base).decode(), safe="")
+        return f"{scheme}://:{password}@{rest.split('@', 1)[-1]}"
 
 
 def load_deployment(path: str | Path) -> LoadedDeployment:

@@ -180,16 +180,28 @@ class Engine:
         )
 
     async def commit(self, subject_id: str, reservation_id: str, *, at: float | None = None) -> SettleResult:
-        return await self.store.commit(self.user_key(subject_id), reservation_id, now=self._now(at))
+        return await self.settle_key("commit", self.user_key(subject_id), reservation_id, at=at)
 
     async def release(self, subject_id: str, reservation_id: str, *, at: float | None = None) -> SettleResult:
-        return await self.store.release(self.user_key(subject_id), reservation_id, now=self._now(at))
+        return await self.settle_key("release", self.user_key(subject_id), reservation_id, at=at)
 
     async def refund(self, subject_id: str, reservation_id: str, *, at: float | None = None) -> SettleResult:
-        restore = self.policy.policy.spec.purchase.refund_restores_quota
-        return await self.store.refund(
-            self.user_key(subject_id), reservation_id, now=self._now(at), restore_quota=restore
-        )
+        return await self.settle_key("refund", self.user_key(subject_id), reservation_id, at=at)
+
+    async def settle_key(
+        self, action: str, user_key: str, reservation_id: str, *, at: float | None = None
+    ) -> SettleResult:
+        """Commit, release or refund a reservation of the user whose store key is `user_key` (the sidecar
+        hands out reservation ids that carry it, so an upstream can settle without the user's token)."""
+        now = self._now(at)
+        if action == "commit":
+            return await self.store.commit(user_key, reservation_id, now=now)
+        if action == "release":
+            return await self.store.release(user_key, reservation_id, now=now)
+        if action == "refund":
+            restore = self.policy.policy.spec.purchase.refund_restores_quota
+            return await self.store.refund(user_key, reservation_id, now=now, restore_quota=restore)
+        raise ValueError(f"unknown reservation action {action!r}")
 
     def _now(self, at: float | None) -> int:
         return int(self.clock() if at is None else at)

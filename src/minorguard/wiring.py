@@ -56,7 +56,7 @@ def build_guard(
     metrics = Metrics(registry if registry is not None else CollectorRegistry())
     compiled = compile_policy(deployment.policy_source)
     calendar = StatutoryCalendar(compiled.policy.calendar_files)
-    store = open_store(settings.store, timeout=settings.store_timeout_ms / 1000)
+    store = open_store(deployment.store_url(), timeout=settings.store_timeout_ms / 1000)
     engine = Engine(
         compiled, store, subject_secret=deployment.subject_secret(), clock=clock, observer=metrics
     )

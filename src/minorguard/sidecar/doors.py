@@ -1,0 +1,244 @@
+"""The front doors of the sidecar: the JSON decision API and the three proxies' contracts.
+
+- Envoy ext_authz (HTTP service): any path under the prefix is the original path; 200 allows and its
+  x-minorguard-* headers go upstream (allowed_upstream_headers); any other status, with its body and
+  headers, goes to the client. A 5xx counts as an error in Envoy, so a store outage denies with 403.
+- nginx auth_request: only 2xx, 401 and 403 are understood (anything else becomes a 500), and the body
+  is dropped: the reason and times travel as headers for auth_request_set.
+- Traefik ForwardAuth: 2xx forwards the request; any other answer reaches the client verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlsplit
+
+from minorguard.errors import StoreError
+from minorguard.middleware.answers import Answer, deny_answer, deny_headers
+from minorguard.middleware.routes import Route, Source, Where
+from minorguard.sidecar.bodies import decision_json, upstream_headers
+from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
+from minorguard.sidecar.inputs import parse_decision_request
+from minorguard.sidecar.judge import RESERVATION_SEPARATOR, Verdict, bearer, judge
+from minorguard.types import Reason
+
+_IDENTITY = (Reason.IDENTITY_MISSING, Reason.IDENTITY_INVALID)
+
+
+async def decisions(request: Request) -> None:
+    raw = await request.app.body(request)
+    if raw is None:
+        return
+    parsed = parse_decision_request(raw)
+    if isinstance(parsed, list):
+        await send_answer(
+            request.send, problem_answer(400, "Invalid decision request", "see errors", errors=parsed)
+        )
+        return
+    guard = request.app.guard
+    headers = {k.lower(): v for k, v in parsed.headers.items()}
+    token = parsed.token if parsed.token is not None else bearer(headers)
+    if parsed.activity is not None:
+        route: Route | None = Route(frozenset(), "/", parsed.activity, game_rating=parsed.game_rating)
+        params: dict[str, str] = {}
+        query = b""
+        body = None
+    else:
+        split = urlsplit(parsed.path or "/")
+        match = guard.routes.match(parsed.method or "GET", split.path)
+        route, params = (match.route, match.params) if match else (None, {})
+        query = split.query.encode()
+        body = None if parsed.body is None else _json_bytes(parsed.body)
+    if parsed.activity is not None and route is not None:
+        verdict = await _judge_direct(
+            request, route, parsed.amount_fen, parsed.game_id, token, parsed.idempotency_key
+        )
+    else:
+        verdict = await judge(
+            guard,
+            route=route,
+            params=params,
+            headers=headers,
+            query=query,
+            body=body,
+            token=token,
+            idempotency_key=parsed.idempotency_key,
+            front_door="api",
+        )
+    if verdict.bad_request is not None:
+        await send_answer(
+            request.send,
+            problem_answer(400, "Invalid decision request", verdict.bad_request, field=verdict.field),
+        )
+        return
+    await send_answer(request.send, json_answer(200, decision_json(verdict)))
+
+
+async def _judge_direct(
+    request: Request,
+    route: Route,
+    amount: int | None,
+    game_id: str | None,
+    token: str | None,
+    idempotency_key: str | None,
+) -> Verdict:
+    """An activity given outright: the amount and game id come from the JSON, not from a route."""
+    headers = {}
+    if amount is not None:
+        headers["x-minorguard-amount"] = str(amount)
+    if game_id is not None:
+        headers["x-minorguard-game"] = game_id
+    synthetic = Route(
+        route.methods,
+        route.pattern,
+        route.activity,
+        Source(Where.HEADER, "x-minorguard-amount") if amount is not None else None,
+        Source(Where.HEADER, "x-minorguard-game") if game_id is not None else None,
+        route.game_rating,
+    )
+    return await judge(
+        request.app.guard,
+        route=synthetic,
+        params={},
+        headers=headers,
+        query=b"",
+        body=None,
+        token=token,
+        idempotency_key=idempotency_key,
+        front_door="api",
+    )
+
+
+async def envoy(request: Request) -> None:
+    app = request.app
+    original = request.path[len(app.envoy_prefix) :] or "/"
+    body = None
+    if request.headers.get("content-length", "0") not in ("", "0"):
+        body = await app.body(request)
+        if body is None:
+            return
+    verdict = await _proxy_judge(request, request.method, original, request.query, body, "envoy")
+    await _answer_verbatim(request, verdict)
+
+
+async def traefik(request: Request) -> None:
+    headers = request.headers
+    split = urlsplit(headers.get("x-forwarded-uri", "/"))
+    method = headers.get("x-forwarded-method", request.method).upper()
+    verdict = await _proxy_judge(request, method, split.path or "/", split.query.encode(), None, "traefik")
+    await _answer_verbatim(request, verdict)
+
+
+async def nginx(request: Request) -> None:
+    sidecar = request.app.guard.deployment.settings.sidecar
+    headers = request.headers
+    split = urlsplit(headers.get(sidecar.original_uri_header.lower(), "/"))
+    method = headers.get(sidecar.original_method_header.lower(), "GET").upper()
+    verdict = await _proxy_judge(request, method, split.path or "/", split.query.encode(), None, "nginx")
+    decision = verdict.decision
+    if verdict.bad_request is not None:
+        await send_answer(
+            request.send,
+            Answer(
+                403,
+                [
+                    (b"minorguard-reason", b"invalid_request"),
+                    (b"minorguard-detail", _ascii(verdict.bad_request)),
+                ],
+                b"",
+            ),
+        )
+        return
+    if decision is None or decision.allowed:
+        await send_answer(
+            request.send, Answer(200, [*upstream_headers(verdict), (b"content-length", b"0")], b"")
+        )
+        return
+    status = 401 if decision.reason in _IDENTITY else 403
+    now = request.app.guard.engine.clock()
+    await send_answer(
+        request.send, Answer(status, [*deny_headers(decision, now), (b"content-length", b"0")], b"")
+    )
+
+
+async def reservation(request: Request) -> None:
+    parts = request.path.split("/")  # "", "v1", "reservations", id, action
+    if len(parts) != 5 or parts[4] not in ("commit", "release", "refund"):
+        await send_answer(
+            request.send, problem_answer(404, "Not found", "use /v1/reservations/{id}/commit|release|refund")
+        )
+        return
+    user_key, _, store_id = parts[3].partition(RESERVATION_SEPARATOR)
+    if not user_key or not store_id:
+        await send_answer(
+            request.send,
+            problem_answer(400, "Invalid reservation id", "use the reservation_id a decision answered"),
+        )
+        return
+    try:
+        result = await request.app.guard.engine.settle_key(parts[4], user_key, store_id)
+    except StoreError as exc:
+        await send_answer(
+            request.send, problem_answer(503, "Store unavailable", str(exc), headers=[(b"retry-after", b"1")])
+        )
+        return
+    request.app.guard.metrics.settlements.labels(parts[4], result.status.value).inc()
+    status = 409 if result.status.value == "conflict" else 404 if result.status.value == "unknown" else 200
+    await send_answer(
+        request.send,
+        json_answer(
+            status,
+            {
+                "reservation_id": parts[3],
+                "status": result.status.value,
+                "changed": result.changed,
+                "amount_fen": result.amount,
+            },
+        ),
+    )
+
+
+async def _proxy_judge(
+    request: Request, method: str, path: str, query: bytes, body: bytes | None, door: str
+) -> Verdict:
+    guard = request.app.guard
+    match = guard.routes.match(method, path) if not guard.routes.is_exempt(path) else None
+    return await judge(
+        guard,
+        route=match.route if match else None,
+        params=match.params if match else {},
+        headers=request.headers,
+        query=query,
+        body=body,
+        token=bearer(request.headers),
+        idempotency_key=request.headers.get("idempotency-key"),
+        front_door=door,
+    )
+
+
+async def _answer_verbatim(request: Request, verdict: Verdict) -> None:
+    """Envoy and Traefik: a deny's status, problem+json body and headers reach the client as they are."""
+    decision = verdict.decision
+    if verdict.bad_request is not None:
+        await send_answer(
+            request.send, problem_answer(400, "Invalid request", verdict.bad_request, field=verdict.field)
+        )
+        return
+    if decision is None or decision.allowed:
+        await send_answer(
+            request.send, Answer(200, [*upstream_headers(verdict), (b"content-length", b"0")], b"")
+        )
+        return
+    status = 401 if decision.reason in _IDENTITY else 403  # never 5xx: proxies take that for an outage
+    answer = deny_answer(
+        decision, request.headers.get("accept-language"), now=request.app.guard.engine.clock(), status=status
+    )
+    await send_answer(request.send, answer)
+
+
+def _json_bytes(value: object) -> bytes:
+    return json.dumps(value).encode()
+
+
+def _ascii(text: str) -> bytes:
+    return text.encode("ascii", "replace")[:200]

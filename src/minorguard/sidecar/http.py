@@ -1,0 +1,77 @@
+"""Tiny HTTP helpers for the sidecar: the request view a handler gets and JSON / problem answers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import Receive, Scope, Send
+
+from minorguard.middleware.answers import Answer
+
+if TYPE_CHECKING:
+    from minorguard.sidecar.app import SidecarApp
+
+
+@dataclass
+class Request:
+    app: SidecarApp
+    scope: Scope
+    receive: Receive
+    send: Send
+    headers: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
+
+    @property
+    def path(self) -> str:
+        path: str = self.scope["path"]
+        return path
+
+    @property
+    def method(self) -> str:
+        method: str = self.scope["method"]
+        return method
+
+    @property
+    def query(self) -> bytes:
+        query: bytes = self.scope.get("query_string", b"")
+        return query
+
+
+def json_answer(status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    return Answer(
+        status,
+        [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(data)).encode()),
+            *(headers or []),
+        ],
+        data,
+    )
+
+
+def problem_answer(
+    status: int, title: str, detail: str, *, headers: list[tuple[bytes, bytes]] | None = None, **fields: Any
+) -> Answer:
+    data = json.dumps(
+        {"type": "about:blank", "title": title, "status": status, "detail": detail, **fields},
+        ensure_ascii=False,
+    ).encode()
+    return Answer(
+        status,
+        [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(data)).encode()),
+            *(headers or []),
+        ],
+        data,
+    )
+
+
+async def send_answer(send: Send, answer: Answer) -> None:
+    await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    await send({"type": "http.response.body", "body": answer.body})

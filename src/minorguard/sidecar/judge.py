@@ -1,0 +1,140 @@
+"""One request judged for any front door: route, identity, facts, engine; counted and logged.
+
+The proxies forward the original request's method, path and headers (and Envoy the body, when asked);
+the decision API passes them as JSON. Whatever the door, the same Guard decides.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from minorguard import decisionlog
+from minorguard.adapters.identity import IdentityError, parse_bearer
+from minorguard.middleware.body import json_object
+from minorguard.middleware.facts import BadFact, amount_fen, lookup, text
+from minorguard.middleware.routes import Route, Where
+from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
+from minorguard.wiring import Guard
+
+_SPENDING = (Activity.PURCHASE, Activity.LIVESTREAM_TIP)
+RESERVATION_SEPARATOR = "."
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a front door needs to answer: the decision (None: the request is not enforced), or a bad
+    request (missing or malformed facts) with its message and the field it names."""
+
+    decision: Decision | None
+    activity: Activity | None = None
+    user_key: str | None = None
+    bad_request: str | None = None
+    field: str | None = None
+
+    @property
+    def reservation(self) -> str | None:
+        """The reservation id handed out: the user's store key and the store's id, so an upstream can
+        commit or release without the user's token."""
+        if self.decision is None or self.decision.reservation_id is None or self.user_key is None:
+            return None
+        return f"{self.user_key}{RESERVATION_SEPARATOR}{self.decision.reservation_id}"
+
+
+async def judge(
+    guard: Guard,
+    *,
+    route: Route | None,
+    params: dict[str, str],
+    headers: dict[str, str],
+    query: bytes,
+    body: bytes | None,
+    token: str | None,
+    idempotency_key: str | None,
+    front_door: str,
+) -> Verdict:
+    if route is None:
+        return Verdict(None)
+    started = time.perf_counter()
+    guard.reloader.maybe_reload(guard.engine)
+    subject = await _subject(guard, token)
+    if isinstance(subject, Decision):
+        _record(guard, None, route.activity, subject, started, front_door)
+        return Verdict(subject, route.activity)
+    try:
+        facts = _facts(route, params, headers, query, body)
+    except BadFact as exc:
+        return Verdict(
+            None, route.activity, bad_request=str(exc), field=route.amount.name if route.amount else None
+        )
+    engine = guard.engine
+    result = engine.evaluate(subject, facts)
+    if not isinstance(result, Decision):
+        result = await engine.settle(subject, facts, result, idempotency_key)
+    user_key = engine.user_key(subject.subject_id)
+    _record(guard, user_key, facts.activity, result, started, front_door)
+    return Verdict(result, facts.activity, user_key)
+
+
+async def _subject(guard: Guard, token: str | None) -> Subject | Decision:
+    try:
+        cached = guard.verifier.verify_cached(token) if token is not None else None
+        return cached if cached is not None else await guard.verifier.verify(token)
+    except IdentityError as exc:
+        guard.metrics.identity_failures.labels(exc.kind.value).inc()
+        reason = Reason.IDENTITY_MISSING if token is None else Reason.IDENTITY_INVALID
+        return Decision(Outcome.DENY, reason, AgeBand.UNVERIFIED, rule="identity", detail=str(exc))
+
+
+def bearer(headers: dict[str, str]) -> str | None:
+    return parse_bearer(headers.get("authorization"))
+
+
+def _facts(
+    route: Route, params: dict[str, str], headers: dict[str, str], query: bytes, body: bytes | None
+) -> Facts:
+    needs_body = route.needs_body
+    parsed: dict[str, Any] | None = None
+    if needs_body:
+        if body is None:
+            raise BadFact("the proxy does not forward the body: take the amount from a header or the query")
+        parsed = json_object(body)
+        if parsed is None:
+            raise BadFact("the body is not a JSON object")
+    amount = None
+    if route.amount is not None:
+        amount = amount_fen(route.amount, lookup(route.amount, parsed, headers, query, params))
+    elif route.activity in _SPENDING:
+        raise BadFact("this route has no amount source configured")
+    game_id = text(lookup(route.game_id, parsed, headers, query, params)) if route.game_id else None
+    return Facts(route.activity, amount, game_id, route.game_rating)
+
+
+def _record(
+    guard: Guard,
+    user_key: str | None,
+    activity: Activity,
+    decision: Decision,
+    started: float,
+    front_door: str,
+) -> None:
+    latency = time.perf_counter() - started
+    guard.metrics.observe(activity, decision, latency)
+    if decisionlog.enabled():
+        policy = guard.engine.policy.policy
+        decisionlog.log_decision(
+            subject_key=user_key,
+            activity=activity,
+            decision=decision,
+            policy=policy.name,
+            revision=policy.revision,
+            latency=latency,
+            front_door=front_door,
+        )
+
+
+def header_source_names(route: Route) -> list[str]:
+    return [
+        s.name.lower() for s in (route.amount, route.game_id) if s is not None and s.where is Where.HEADER
+    ]

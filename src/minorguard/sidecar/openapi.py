@@ -1,0 +1,147 @@
+"""The OpenAPI document of the sidecar (served at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minorguard.sidecar.inputs import DecisionRequest
+from minorguard.types import Reason
+
+_PROBLEM = {"$ref": "#/components/schemas/Problem"}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": _PROBLEM}}}
+
+
+def openapi_document(envoy_prefix: str) -> dict[str, Any]:
+    decision = {
+        "type": "object",
+        "required": ["outcome", "reason", "enforced"],
+        "properties": {
+            "outcome": {"type": "string", "enum": ["allow", "deny"]},
+            "reason": {"type": "string", "enum": [r.value for r in Reason] + ["not_enforced"]},
+            "enforced": {"type": "boolean"},
+            "activity": {"type": ["string", "null"]},
+            "band": {"type": "string"},
+            "rule": {"type": ["string", "null"]},
+            "legal_basis": {"type": ["string", "null"]},
+            "detail": {"type": "string"},
+            "allowed_again_at": {"type": ["string", "null"], "format": "date-time"},
+            "remaining_seconds": {"type": ["integer", "null"]},
+            "remaining_budget_fen": {"type": ["integer", "null"]},
+            "warnings": {"type": "array", "items": {"type": "string"}},
+            "report_only": {"type": "array", "items": {"type": "object"}},
+            "reservation_id": {"type": ["string", "null"]},
+            "replayed": {"type": "boolean"},
+            "failed_open": {"type": "boolean"},
+        },
+    }
+    settle = {
+        "post": {
+            "summary": "Settle a reservation",
+            "parameters": [
+                {
+                    "name": "id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": r"^[0-9a-f]+\.[0-9a-f]+$"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "settled (or already was)",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "400": _problem("not a reservation id"),
+                "404": {
+                    "description": "unknown or expired reservation",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "409": {
+                    "description": "conflicts with its state",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "503": _problem("store unavailable"),
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "minorguard sidecar", "version": "1"},
+        "paths": {
+            "/v1/decisions": {
+                "post": {
+                    "summary": "Decide one request",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": DecisionRequest.model_json_schema()}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "the decision",
+                            "content": {"application/json": {"schema": decision}},
+                        },
+                        "400": _problem("invalid request"),
+                        "413": _problem("body too large"),
+                    },
+                }
+            },
+            "/v1/reservations/{id}/commit": settle,
+            "/v1/reservations/{id}/release": settle,
+            "/v1/reservations/{id}/refund": settle,
+            "/v1/policy": {
+                "get": {
+                    "summary": "The policy in force",
+                    "responses": {
+                        "200": {
+                            "description": "name, revision, effective values",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Alive",
+                    "responses": {
+                        "200": {
+                            "description": "alive",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Policy loaded and store reachable",
+                    "responses": {
+                        "200": {
+                            "description": "ready",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "503": _problem("not ready"),
+                    },
+                }
+            },
+            f"{envoy_prefix}/{{path}}": {
+                "description": "Envoy ext_authz HTTP service (any method, any path below)"
+            },
+            "/v1/authz/nginx": {"description": "nginx auth_request (X-Original-URI, X-Original-Method)"},
+            "/v1/authz/traefik": {"description": "Traefik ForwardAuth (X-Forwarded-Method, -Uri, -Host)"},
+        },
+        "components": {
+            "schemas": {
+                "Problem": {
+                    "type": "object",
+                    "required": ["title", "status"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "detail": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
