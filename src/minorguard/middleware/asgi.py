@@ -25,7 +25,7 @@ from minorguard.metrics import Metrics
 from minorguard.middleware import messages
 from minorguard.middleware.answers import Answer, allow_headers, bad_request, deny_answer
 from minorguard.middleware.body import BodyTooLarge, json_object, read_body
-from minorguard.middleware.facts import BadFact, amount_fen, lookup, text
+from minorguard.middleware.facts import BadFact, request_facts
 from minorguard.middleware.reload import PolicyReloader
 from minorguard.middleware.routes import Match, RouteTable, Where
 from minorguard.middleware.verifier import Verifier
@@ -180,18 +180,12 @@ class MinorGuardMiddleware:
                 )
         query = scope.get("query_string", b"")
         try:
-            amount = None
-            if route.amount is not None:
-                amount = amount_fen(route.amount, lookup(route.amount, body, headers, query, match.params))
-            elif route.activity in _SPENDING:
-                raise BadFact("this route has no amount source configured")
+            return request_facts(route, match.params, headers, query, body), receive
         except BadFact as exc:
             field = route.amount.name if route.amount else None
             return bad_request(
                 400, messages.BAD_AMOUNT, str(exc), language, self.default_language, field=field
             )
-        game_id = text(lookup(route.game_id, body, headers, query, match.params)) if route.game_id else None
-        return Facts(route.activity, amount, game_id, route.game_rating), receive
 
     async def _refuse(
         self,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from minorguard.middleware.routes import Source, Where
+from minorguard.middleware.routes import Route, Source, Where
+from minorguard.types import Activity, Facts
+
+_SPENDING = (Activity.PURCHASE, Activity.LIVESTREAM_TIP)
 
 
 class BadFact(Exception):
@@ -49,3 +52,17 @@ def text(raw: object) -> str | None:
     if isinstance(raw, str | int) and not isinstance(raw, bool):
         return str(raw)[:128]
     return None
+
+
+def request_facts(
+    route: Route, params: dict[str, str], headers: dict[str, str], query: bytes, body: dict[str, Any] | None
+) -> Facts:
+    """The facts of a routed request, from where the route says; BadFact names what is wrong. Every front
+    door (middleware, sidecar) reads them through here."""
+    amount = None
+    if route.amount is not None:
+        amount = amount_fen(route.amount, lookup(route.amount, body, headers, query, params))
+    elif route.activity in _SPENDING:
+        raise BadFact("this route has no amount source configured")
+    game_id = text(lookup(route.game_id, body, headers, query, params)) if route.game_id else None
+    return Facts(route.activity, amount, game_id, route.game_rating)

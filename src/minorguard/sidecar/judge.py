@@ -13,12 +13,11 @@ from typing import Any
 from minorguard import decisionlog
 from minorguard.adapters.identity import IdentityError, parse_bearer
 from minorguard.middleware.body import json_object
-from minorguard.middleware.facts import BadFact, amount_fen, lookup, text
+from minorguard.middleware.facts import BadFact, request_facts
 from minorguard.middleware.routes import Route, Where
 from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
 from minorguard.wiring import Guard
 
-_SPENDING = (Activity.PURCHASE, Activity.LIVESTREAM_TIP)
 RESERVATION_SEPARATOR = "."
 
 
@@ -102,13 +101,7 @@ def _facts(
         parsed = json_object(body)
         if parsed is None:
             raise BadFact("the body is not a JSON object")
-    amount = None
-    if route.amount is not None:
-        amount = amount_fen(route.amount, lookup(route.amount, parsed, headers, query, params))
-    elif route.activity in _SPENDING:
-        raise BadFact("this route has no amount source configured")
-    game_id = text(lookup(route.game_id, parsed, headers, query, params)) if route.game_id else None
-    return Facts(route.activity, amount, game_id, route.game_rating)
+    return request_facts(route, params, headers, query, parsed)
 
 
 def _record(

@@ -1,0 +1,152 @@
+"""Decisions per second of the sidecar on one core, against the same server's bare hello world.
+
+The server (granian, one worker, as `minorguard sidecar` runs it) is pinned to CPU 0; wrk and Redis
+to CPU 1. Scenarios: an adult and a minor (1,000 different 15-year-olds inside the nppa-2021 window,
+heartbeats on Redis) through POST /v1/decisions and through the nginx auth_request endpoint. Then the
+minor-on-Redis auth_request scenario again at half its measured rate (wrk paced by a Lua delay) for
+the p99 latency.
+
+    .venv/bin/python benchmarks/sidecar_throughput.py [--seconds 8] [--connections 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from middleware_throughput import free_port, wait_port
+
+from minorguard.demo import DEMO_SECRET, demo_token
+
+HERE = Path(__file__).resolve().parent
+FRIDAY_EVENING = "2026-11-20T20:05:00+08:00"
+
+
+def config(folder: Path, redis_port: int) -> Path:
+    path = folder / "deployment.yaml"
+    path.write_text(f"""policy: nppa-2021
+store: redis://127.0.0.1:{redis_port}/0
+store_timeout_ms: 200
+subject_secret: {{value: bench-subject-secret}}
+identity:
+  algorithms: [HS256]
+  issuer: minorguard-demo
+  audience: minorguard-demo
+  hs_secret: {{value: {DEMO_SECRET.decode()}}}
+routes:
+  - {{method: GET, path: /game/ping, activity: game}}
+""", encoding="utf-8")
+    return path
+
+
+def script(folder: Path, name: str, birthdate: dt.date, door: str, *, delay_ms: float | None = None) -> Path:
+    tokens = ",\n".join(f'"{demo_token(f"bench-{i}", birthdate, expires_in=3600)}"' for i in range(1000))
+    if door == "api":
+        request = ('local body = \'{"token": "\' .. token .. \'", "activity": "game"}\'\n'
+                   '  return wrk.format("POST", "/v1/decisions", {["Content-Type"] = "application/json"}, body)')
+    else:
+        request = ('return wrk.format("GET", "/v1/authz/nginx", {["Authorization"] = "Bearer " .. token, '
+                   '["X-Original-URI"] = "/game/ping", ["X-Original-Method"] = "GET"})')
+    pacing = f"function delay()\n  return {delay_ms}\nend\n" if delay_ms is not None else ""
+    path = folder / f"{name}.lua"
+    path.write_text(f"local tokens = {{{tokens}}}\nlocal n = 0\n{pacing}request = function()\n  n = n + 1\n"
+                    f"  local token = tokens[(n % #tokens) + 1]\n  {request}\nend\n", encoding="utf-8")
+    return path
+
+
+def wrk(port: int, lua: Path | None, seconds: int, connections: int, latency: bool = False) -> str:
+    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
+    command += ["-s", str(lua)] if lua else []
+    command += ["--latency"] if latency else []
+    out = subprocess.run([*command, f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True).stdout
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise RuntimeError(f"{bad.group(1)} answers were not 2xx: the scenario is wrong\n{out}")
+    return out
+
+
+def rate(out: str) -> float:
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def p99_ms(out: str) -> float:
+    found = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    if not found:
+        raise RuntimeError(out)
+    value, unit = float(found.group(1)), found.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def start(command: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(["taskset", "-c", "0", *command], env={**os.environ, **(env or {})},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return process
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    for tool in ("wrk", "redis-server", "granian"):
+        if shutil.which(tool) is None and not (Path(sys.executable).parent / tool).exists():
+            raise SystemExit(f"needs {tool}")
+    folder = Path(tempfile.mkdtemp(prefix="mg-sidecar-bench-"))
+    redis_port, hello_port, sidecar_port = free_port(), free_port(), free_port()
+    redis = subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    wait_port(redis_port)
+    granian = str(Path(sys.executable).parent / "granian")
+    results: dict[str, float] = {}
+    try:
+        hello = start([granian, "--interface", "asgi", "--port", str(hello_port), "--workers", "1",
+                       "--log-level", "warning", "--working-dir", str(HERE), "hello_asgi:app"], hello_port)
+        try:
+            wrk(hello_port, None, 1, args.connections)
+            results["bare hello world"] = rate(wrk(hello_port, None, args.seconds, args.connections))
+        finally:
+            hello.terminate()
+            hello.wait(10)
+        cli = [str(Path(sys.executable).parent / "minorguard"), "sidecar", "--config",
+               str(config(folder, redis_port)), "--port", str(sidecar_port), "--start-at", FRIDAY_EVENING]
+        sidecar = start(cli, sidecar_port)
+        try:
+            adult, minor = dt.date(1990, 1, 1), dt.date(2011, 5, 1)
+            for name, birthdate, door in (("adult, /v1/decisions", adult, "api"),
+                                          ("minor on Redis, /v1/decisions", minor, "api"),
+                                          ("adult, auth_request", adult, "nginx"),
+                                          ("minor on Redis, auth_request", minor, "nginx")):
+                lua = script(folder, name.replace(" ", "_").replace(",", "").replace("/", ""), birthdate, door)
+                wrk(sidecar_port, lua, 1, args.connections)
+                results[name] = rate(wrk(sidecar_port, lua, args.seconds, args.connections))
+            half = results["minor on Redis, auth_request"] / 2
+            connections = 16
+            delay = connections / half * 1000  # ms between a connection's requests, ignoring service time
+            paced = script(folder, "paced", minor, "nginx", delay_ms=round(delay, 3))
+            out = wrk(sidecar_port, paced, args.seconds, connections, latency=True)
+        finally:
+            sidecar.terminate()
+            sidecar.wait(15)
+    finally:
+        redis.terminate()
+        redis.wait(10)
+    base = results["bare hello world"]
+    print(f"server: granian, 1 worker on CPU 0; wrk -c{args.connections} and Redis on CPU 1; {args.seconds}s each")
+    print(f"{'scenario':<34}{'req/s':>10}{'ratio to bare':>15}")
+    for name, value in results.items():
+        print(f"{name:<34}{value:>10.0f}{value / base:>15.2f}")
+    print(f"minor on Redis, auth_request at {rate(out):.0f} req/s (half load): p99 {p99_ms(out):.2f} ms")
+    print(json.dumps({k: round(v) for k, v in results.items()}))
+
+
+if __name__ == "__main__":
+    main()
