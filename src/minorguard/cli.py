@@ -13,6 +13,7 @@ from pathlib import Path
 from minorguard.adapters.calendars import StatutoryCalendar
 from minorguard.errors import MinorguardError, PolicyError
 from minorguard.explain import compile_policy, decision_json, run_cases
+from minorguard.nppa_cli import add_nppa_commands
 from minorguard.policy.cases import load_cases, parse_at, parse_duration
 from minorguard.policy.jsonschema import policy_json_schema
 from minorguard.policy.loader import load_policy
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     schema.set_defaults(run=_schema)
 
     _service_commands(commands)
+    nppa = commands.add_parser("nppa", help="the NPPA real-name system: check, query, selftest")
+    add_nppa_commands(nppa.add_subparsers(metavar="ACTION"))
     calendar = commands.add_parser("calendar", help="the holiday calendar").add_subparsers(metavar="ACTION")
     show = calendar.add_parser("show", help="day types of a year and the days of data left")
     show.add_argument("--year", type=int, required=True)
