@@ -126,6 +126,17 @@ class SidecarSettings(_Strict):
     original_method_header: str = "X-Original-Method"
 
 
+class NppaSettings(_Strict):
+    """The NPPA real-name system (one appId/secret per enterprise, one bizId per game)."""
+
+    app_id: str = Field(min_length=1)
+    biz_id: str = Field(min_length=1)
+    secret_key: SecretRef
+    base_url: str | None = None  # None: production; else e.g. a gateway, or the test system's base
+    test_code: str | None = None  # the official test system's code for one test case
+    wait_seconds: float = Field(default=2.0, ge=0, le=10)  # how long a verify waits on a pending result
+
+
 class Deployment(_Strict):
     policy: str
     store: str = "memory://"
@@ -140,6 +151,7 @@ class Deployment(_Strict):
     language: Literal["zh-CN", "en"] = "zh-CN"
     policy_reload_seconds: float = Field(default=2.0, ge=0.1)
     sidecar: SidecarSettings = Field(default_factory=SidecarSettings)
+    nppa: NppaSettings | None = None
 
 
 class LoadedDeployment:

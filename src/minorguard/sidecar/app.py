@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from minorguard.errors import StoreError
 from minorguard.middleware.body import BodyTooLarge, read_body
-from minorguard.sidecar import doors
+from minorguard.sidecar import doors, identity
 from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
 from minorguard.sidecar.openapi import openapi_document
 from minorguard.wiring import Guard
@@ -55,6 +55,8 @@ class SidecarApp:
         self._traefik = self._tracked(doors.traefik)
         self._envoy = self._tracked(doors.envoy)
         self._reservation = self._tracked(doors.reservation)
+        self.nppa = identity.nppa_client(guard.deployment)
+        self._exact["POST", "/v1/identity/verify"] = identity.verify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -83,6 +85,8 @@ class SidecarApp:
             return self._reservation
         if method == "GET" and path.startswith("/v1/subjects/") and path.endswith("/usage"):
             return self._usage
+        if method == "GET" and path.startswith("/v1/identity/"):
+            return identity.query
         return None
 
     def _tracked(self, handler: Callable[[Request], Awaitable[None]]) -> Handler:
@@ -205,6 +209,8 @@ class SidecarApp:
             elif message["type"] == "lifespan.shutdown":
                 await self._drain()
                 await self.guard.close()
+                if self.nppa is not None:
+                    await self.nppa.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
