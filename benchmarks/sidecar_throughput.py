@@ -23,7 +23,6 @@ import tempfile
 from pathlib import Path
 
 from middleware_throughput import free_port, wait_port
-
 from minorguard.demo import DEMO_SECRET, demo_token
 
 HERE = Path(__file__).resolve().parent
@@ -32,7 +31,8 @@ FRIDAY_EVENING = "2026-11-20T20:05:00+08:00"
 
 def config(folder: Path, redis_port: int) -> Path:
     path = folder / "deployment.yaml"
-    path.write_text(f"""policy: nppa-2021
+    path.write_text(
+        f"""policy: nppa-2021
 store: redis://127.0.0.1:{redis_port}/0
 store_timeout_ms: 200
 subject_secret: {{value: bench-subject-secret}}
@@ -43,22 +43,32 @@ identity:
   hs_secret: {{value: {DEMO_SECRET.decode()}}}
 routes:
   - {{method: GET, path: /game/ping, activity: game}}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
 def script(folder: Path, name: str, birthdate: dt.date, door: str, *, delay_ms: float | None = None) -> Path:
     tokens = ",\n".join(f'"{demo_token(f"bench-{i}", birthdate, expires_in=3600)}"' for i in range(1000))
     if door == "api":
-        request = ('local body = \'{"token": "\' .. token .. \'", "activity": "game"}\'\n'
-                   '  return wrk.format("POST", "/v1/decisions", {["Content-Type"] = "application/json"}, body)')
+        request = (
+            'local body = \'{"token": "\' .. token .. \'", "activity": "game"}\'\n'
+            '  local json = {["Content-Type"] = "application/json"}\n'
+            '  return wrk.format("POST", "/v1/decisions", json, body)'
+        )
     else:
-        request = ('return wrk.format("GET", "/v1/authz/nginx", {["Authorization"] = "Bearer " .. token, '
-                   '["X-Original-URI"] = "/game/ping", ["X-Original-Method"] = "GET"})')
+        request = (
+            'return wrk.format("GET", "/v1/authz/nginx", {["Authorization"] = "Bearer " .. token, '
+            '["X-Original-URI"] = "/game/ping", ["X-Original-Method"] = "GET"})'
+        )
     pacing = f"function delay()\n  return {delay_ms}\nend\n" if delay_ms is not None else ""
     path = folder / f"{name}.lua"
-    path.write_text(f"local tokens = {{{tokens}}}\nlocal n = 0\n{pacing}request = function()\n  n = n + 1\n"
-                    f"  local token = tokens[(n % #tokens) + 1]\n  {request}\nend\n", encoding="utf-8")
+    path.write_text(
+        f"local tokens = {{{tokens}}}\nlocal n = 0\n{pacing}request = function()\n  n = n + 1\n"
+        f"  local token = tokens[(n % #tokens) + 1]\n  {request}\nend\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -66,7 +76,8 @@ def wrk(port: int, lua: Path | None, seconds: int, connections: int, latency: bo
     command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     command += ["-s", str(lua)] if lua else []
     command += ["--latency"] if latency else []
-    out = subprocess.run([*command, f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True).stdout
+    url = f"http://127.0.0.1:{port}/"
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if bad:
         raise RuntimeError(f"{bad.group(1)} answers were not 2xx: the scenario is wrong\n{out}")
@@ -86,8 +97,12 @@ def p99_ms(out: str) -> float:
 
 
 def start(command: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(["taskset", "-c", "0", *command], env={**os.environ, **(env or {})},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["taskset", "-c", "0", *command],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_port(port)
     return process
 
@@ -102,30 +117,58 @@ def main() -> None:
             raise SystemExit(f"needs {tool}")
     folder = Path(tempfile.mkdtemp(prefix="mg-sidecar-bench-"))
     redis_port, hello_port, sidecar_port = free_port(), free_port(), free_port()
-    redis = subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--save", "",
-                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    redis = subprocess.Popen(
+        ["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
     wait_port(redis_port)
     granian = str(Path(sys.executable).parent / "granian")
     results: dict[str, float] = {}
     try:
-        hello = start([granian, "--interface", "asgi", "--port", str(hello_port), "--workers", "1",
-                       "--log-level", "warning", "--working-dir", str(HERE), "hello_asgi:app"], hello_port)
+        hello = start(
+            [
+                granian,
+                "--interface",
+                "asgi",
+                "--port",
+                str(hello_port),
+                "--workers",
+                "1",
+                "--log-level",
+                "warning",
+                "--working-dir",
+                str(HERE),
+                "hello_asgi:app",
+            ],
+            hello_port,
+        )
         try:
             wrk(hello_port, None, 1, args.connections)
             results["bare hello world"] = rate(wrk(hello_port, None, args.seconds, args.connections))
         finally:
             hello.terminate()
             hello.wait(10)
-        cli = [str(Path(sys.executable).parent / "minorguard"), "sidecar", "--config",
-               str(config(folder, redis_port)), "--port", str(sidecar_port), "--start-at", FRIDAY_EVENING]
+        cli = [
+            str(Path(sys.executable).parent / "minorguard"),
+            "sidecar",
+            "--config",
+            str(config(folder, redis_port)),
+            "--port",
+            str(sidecar_port),
+            "--start-at",
+            FRIDAY_EVENING,
+        ]
         sidecar = start(cli, sidecar_port)
         try:
             adult, minor = dt.date(1990, 1, 1), dt.date(2011, 5, 1)
-            for name, birthdate, door in (("adult, /v1/decisions", adult, "api"),
-                                          ("minor on Redis, /v1/decisions", minor, "api"),
-                                          ("adult, auth_request", adult, "nginx"),
-                                          ("minor on Redis, auth_request", minor, "nginx")):
-                lua = script(folder, name.replace(" ", "_").replace(",", "").replace("/", ""), birthdate, door)
+            for name, birthdate, door in (
+                ("adult, /v1/decisions", adult, "api"),
+                ("minor on Redis, /v1/decisions", minor, "api"),
+                ("adult, auth_request", adult, "nginx"),
+                ("minor on Redis, auth_request", minor, "nginx"),
+            ):
+                slug = name.replace(" ", "_").replace(",", "").replace("/", "")
+                lua = script(folder, slug, birthdate, door)
                 wrk(sidecar_port, lua, 1, args.connections)
                 results[name] = rate(wrk(sidecar_port, lua, args.seconds, args.connections))
             half = results["minor on Redis, auth_request"] / 2
@@ -140,7 +183,10 @@ def main() -> None:
         redis.terminate()
         redis.wait(10)
     base = results["bare hello world"]
-    print(f"server: granian, 1 worker on CPU 0; wrk -c{args.connections} and Redis on CPU 1; {args.seconds}s each")
+    print(
+        f"server: granian, 1 worker on CPU 0; wrk -c{args.connections} and Redis on CPU 1; "
+        f"{args.seconds}s each"
+    )
     print(f"{'scenario':<34}{'req/s':>10}{'ratio to bare':>15}")
     for name, value in results.items():
         print(f"{name:<34}{value:>10.0f}{value / base:>15.2f}")

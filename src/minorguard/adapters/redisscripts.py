@@ -23,7 +23,9 @@ from minorguard.errors import StoreError, StoreErrorKind
 if TYPE_CHECKING:
     from redis.asyncio import Redis, RedisCluster
 
-    RedisClient: TypeAlias = Redis | RedisCluster
+    from minorguard.adapters.resp import LeanRedis
+
+    RedisClient: TypeAlias = Redis | RedisCluster | LeanRedis
 
 T = TypeVar("T")
 
@@ -86,7 +88,12 @@ async def guarded(call: Awaitable[T], timeout: float) -> T:
             return await call
     except StoreError:
         raise
-    except TimeoutError as exc:
-        raise StoreError(StoreErrorKind.TIMEOUT, f"no answer from Redis within {timeout} s") from exc
     except Exception as exc:
-        raise store_error(exc) from exc
+        raise timed_store_error(exc, timeout) from exc
+
+
+def timed_store_error(exc: Exception, timeout: float) -> StoreError:
+    """`store_error`, where a TimeoutError means the call ran out of its `timeout` seconds."""
+    if isinstance(exc, TimeoutError):
+        return StoreError(StoreErrorKind.TIMEOUT, f"no answer from Redis within {timeout} s")
+    return store_error(exc)

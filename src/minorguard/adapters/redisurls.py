@@ -1,9 +1,15 @@
 """Redis clients from store URLs (redis://, rediss://, redis+sentinel://, redis+cluster://), wrapped in
 a `RedisCounterStore`. Imported by `stores.open_store` only when such a URL is opened, so the memory
-store works without redis-py installed. Building a client connects to nothing."""
+store works without redis-py installed. Building a client connects to nothing.
+
+redis:// and rediss:// get the lean client (`resp.LeanRedis`: a fraction of redis-py's CPU per call)
+unless an option needs redis-py (one LeanRedis does not take, see `resp.lean_from_url`), hiredis is
+not installed, or the option `lean=False` asks for redis-py. Sentinel and Cluster use redis-py.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -21,6 +27,13 @@ _SOCKET_TIMEOUT = 1.0
 
 
 def open_redis(scheme: str, url: str, client: dict[str, Any], store: dict[str, Any]) -> RedisCounterStore:
+    lean = bool(client.pop("lean", True))
+    if lean and scheme in ("redis", "rediss") and importlib.util.find_spec("hiredis") is not None:
+        from minorguard.adapters.resp import lean_from_url  # noqa: PLC0415  (hiredis is optional)
+
+        lean_client = lean_from_url(url, client, socket_timeout=_SOCKET_TIMEOUT)
+        if lean_client is not None:
+            return RedisCounterStore(lean_client, **store)
     client = _client_defaults(store.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)) | client
     if scheme in ("redis", "rediss"):
         return RedisCounterStore(Redis.from_url(url, **client), **store)

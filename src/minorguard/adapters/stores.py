@@ -10,8 +10,8 @@
 
 Options: `timeout` (seconds per call, default 0.02) and `max_in_flight` (calls at once, default 64)
 for Redis stores, `max_entries` and `sweep_every` for memory; other keyword options go to the
-redis-py client. redis-py is imported only when a Redis URL is opened; nothing connects before the
-first call.
+Redis client (a redis:// option the lean client does not take selects redis-py). redis-py is
+imported only when a Redis URL is opened; nothing connects before the first call.
 """
 
 from __future__ import annotations

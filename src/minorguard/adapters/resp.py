@@ -1,0 +1,287 @@
+"""A lean asyncio client for one Redis server, for the store's hot path (one EVALSHA per decision).
+
+redis-py's asyncio client spends ~150 µs of CPU per call (connection pool, option handling, a
+StreamReader per connection); this one spends a small fraction of that on the same work:
+
+- a small fixed number of connections (default 1), each an `asyncio.Protocol` with a FIFO of
+  futures, one per command sent (respwire.Connection). Calls never wait for each other's replies:
+  the commands of one event-loop turn go out together (pipelining) and `hiredis.Reader` hands each
+  reply to the oldest future.
+- a call's timeout is a deadline kept by one timer per connection, not a timer per call. A call that
+  times out (or is cancelled) leaves its future in the FIFO: the late reply is read and dropped, so
+  the next caller still gets its own. A connection whose abandoned call got no answer within
+  `stall_timeout` is dropped (a half-open TCP connection would otherwise time out every later call).
+- a lost connection fails its pending calls with `ConnectionLostError`; the next call dials again (a
+  restarted server is used at once). A command that lost its connection is sent once more, as
+  redis-py's Retry(NoBackoff(), 1) does (every store script is safe to run twice).
+- Redis error replies become the exception classes redis-py raises for them (NOSCRIPT is
+  `NoScriptError`, WRONGPASS `AuthenticationError`, ...), so `redisscripts.store_error` maps both
+  clients' failures onto the same `StoreError` kinds.
+
+It does not bound in-flight calls: its caller does (`RedisCounterStore` runs at most
+`max_in_flight` at once). Nothing connects before the first call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from redis import exceptions as rx
+from redis.asyncio.connection import parse_url  # how from_url reads a URL, to read it alike
+
+from minorguard.adapters.respwire import NEVER, Arg, Connection, ConnectionLostError, pack
+
+__all__ = ["ConnectionLostError", "LeanRedis", "lean_from_url"]
+
+
+class LeanRedis:
+    """An asyncio client for one Redis server over `connections` pipelined connections (RESP2).
+
+    `tls` turns on TLS (rediss://); `server_hostname` defaults to `host`. `connect_timeout` bounds
+    dialing, TLS and the handshake (AUTH, SELECT, CLIENT SETNAME). A call with `timeout` raises
+    TimeoutError when it has no reply that many seconds after it began (dialing included); a call
+    may also be cancelled (asyncio.timeout around it). Either way the connection stays in step."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 6379,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        db: int = 0,
+        tls: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        client_name: str | None = None,
+        connections: int = 1,
+        connect_timeout: float = 1.0,
+        stall_timeout: float = 1.0,
+        retry_lost: bool = True,
+    ) -> None:
+        if connections < 1:
+            raise ValueError("connections must be at least 1")
+        self.host, self.port, self.db = host, port, db
+        self._username, self._password = username, password
+        self._tls, self._server_hostname = tls, server_hostname
+        self._client_name = client_name
+        self._connect_timeout, self._stall_timeout = connect_timeout, stall_timeout
+        self._retry_lost = retry_lost
+        self._conns: list[Connection | None] = [None] * connections
+        self._dialing: list[asyncio.Task[Connection] | None] = [None] * connections
+        self._next = 0
+
+    def __repr__(self) -> str:
+        return f"<LeanRedis {self.host}:{self.port}/{self.db}>"
+
+    async def execute(self, *args: Arg, timeout: float | None = None) -> Any:
+        """Send one command and return its reply (bytes, int, list, ...). An error reply raises."""
+        return await self._call(pack(args), _deadline(timeout))
+
+    async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Arg, timeout: float | None = None) -> Any:
+        return await self._call(pack(("EVALSHA", sha, numkeys, *keys_and_args)), _deadline(timeout))
+
+    async def eval(self, script: str, numkeys: int, *keys_and_args: Arg, timeout: float | None = None) -> Any:
+        return await self._call(pack(("EVAL", script, numkeys, *keys_and_args)), _deadline(timeout))
+
+    async def script_load(self, script: str) -> str:
+        sha: bytes = await self.execute("SCRIPT", "LOAD", script)
+        return sha.decode()
+
+    async def run_script(
+        self, sha: str, script: str, keys: Sequence[Arg], args: Sequence[Arg], *, timeout: float | None = None
+    ) -> Any:
+        """EVALSHA, and EVAL once if the server does not know the script (new, restarted, flushed);
+        `timeout` bounds both."""
+        deadline = _deadline(timeout)
+        try:
+            return await self._call(pack(("EVALSHA", sha, len(keys), *keys, *args)), deadline)
+        except rx.NoScriptError:
+            return await self._call(pack(("EVAL", script, len(keys), *keys, *args)), deadline)
+
+    async def ping(self, *, timeout: float | None = None) -> bool:
+        reply = await self.execute("PING", timeout=timeout)
+        return bool(reply == b"PONG")
+
+    async def initialize(self) -> LeanRedis:
+        """For `RedisCounterStore`, which initializes cluster clients; nothing to do until a call."""
+        return self
+
+    async def aclose(self) -> None:
+        """Close every connection; pending calls fail. A later call connects again."""
+        for task in self._dialing:
+            if task is not None:
+                task.cancel()
+        conns, self._conns = self._conns, [None] * len(self._conns)
+        for conn in conns:
+            if conn is not None:
+                await conn.close(self._connect_timeout)
+
+    async def _call(self, packed: bytes, deadline: float) -> Any:
+        """Send on the next connection (dialing it if need be) and await the reply. A command that
+        lost its connection is sent once more on a new one, as redis-py's Retry(NoBackoff(), 1)."""
+        retried = not self._retry_lost
+        loop = asyncio.get_running_loop()
+        while True:
+            index = self._next
+            self._next = (index + 1) % len(self._conns)
+            conn = self._conns[index]
+            if conn is None or not conn.open or conn.loop is not loop:
+                async with asyncio.timeout_at(None if deadline == NEVER else deadline):
+                    conn = await self._connection(index, loop)
+            future = conn.send(packed, deadline)
+            try:
+                return await future
+            except asyncio.CancelledError:
+                conn.abandoned()
+                raise
+            except ConnectionLostError:
+                if retried:
+                    raise
+                retried = True
+
+    async def _connection(self, index: int, loop: asyncio.AbstractEventLoop) -> Connection:
+        """The connection of slot `index`, dialed by one task that concurrent callers share. The task
+        is shielded: a caller that times out must not cancel other callers' dial."""
+        stale = self._conns[index]
+        if stale is not None and stale.loop is not loop:
+            # Left by an event loop that ran an earlier call (asyncio.run at startup, a test's loop):
+            # it cannot be used from this one. Close it if that loop still lets us.
+            self._conns[index] = None
+            with contextlib.suppress(RuntimeError):
+                stale.drop(ConnectionLostError("the connection belongs to another event loop"))
+        task = self._dialing[index]
+        if task is None or task.get_loop() is not loop:
+            task = loop.create_task(self._dial())
+            self._dialing[index] = task
+            task.add_done_callback(lambda done: self._dialed(index, done))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                raise ConnectionLostError("the client was closed while connecting") from None
+            raise  # this caller was cancelled
+
+    def _dialed(self, index: int, task: asyncio.Task[Connection]) -> None:
+        self._dialing[index] = None
+        if not task.cancelled() and task.exception() is None:  # also marks a failure as retrieved
+            self._conns[index] = task.result()
+
+    async def _dial(self) -> Connection:
+        loop = asyncio.get_running_loop()
+        where = f"{self.host}:{self.port}"
+        conn = Connection(loop, self._stall_timeout)
+        try:
+            async with asyncio.timeout(self._connect_timeout):
+                await loop.create_connection(
+                    lambda: conn, self.host, self.port, ssl=self._tls, server_hostname=self._hostname()
+                )
+                await self._handshake(conn)
+        except TimeoutError as exc:
+            conn.drop(ConnectionLostError("connect timed out"))
+            raise rx.TimeoutError(f"timeout connecting to Redis at {where}") from exc
+        except OSError as exc:  # refused, unreachable, TLS failures (ssl.SSLError is an OSError)
+            conn.drop(ConnectionLostError("connect failed"))
+            raise rx.ConnectionError(f"error connecting to Redis at {where}: {exc}") from exc
+        except BaseException:  # an error reply to AUTH or SELECT, or cancelled by aclose
+            conn.drop(ConnectionLostError("handshake failed"))
+            raise
+        return conn
+
+    def _hostname(self) -> str | None:
+        if self._tls is None:
+            return None
+        return self._server_hostname or self.host
+
+    async def _handshake(self, conn: Connection) -> None:
+        """AUTH, SELECT and CLIENT SETNAME as one pipeline; the first error reply fails the dial."""
+        commands: list[tuple[Arg, ...]] = []
+        if self._username or self._password:  # as redis-py: AUTH [username] password
+            user = (self._username,) if self._username else ()
+            commands.append(("AUTH", *user, self._password or ""))
+        if self.db:
+            commands.append(("SELECT", self.db))
+        if self._client_name:
+            commands.append(("CLIENT", "SETNAME", self._client_name))
+        futures = [conn.send(pack(command)) for command in commands]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+
+def _deadline(timeout: float | None) -> float:
+    return NEVER if timeout is None else asyncio.get_running_loop().time() + timeout
+
+
+# Options of redis-py's from_url this client takes, by the name redis-py gives them; a URL or call
+# with any other option gets redis-py (see lean_from_url). `connections` is this client's own.
+_OPTIONS: Final = frozenset(
+    {"host", "port", "db", "username", "password", "client_name", "socket_timeout", "socket_connect_timeout"}
+    | {"connections"}
+)
+_TLS_OPTIONS: Final = frozenset(
+    {"ssl_keyfile", "ssl_certfile", "ssl_password", "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_path"}
+    | {"ssl_ca_data", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers"}
+)
+_CERT_REQS: Final = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+
+
+def lean_from_url(url: str, options: Mapping[str, Any], *, socket_timeout: float = 1.0) -> LeanRedis | None:
+    """A LeanRedis for a redis:// or rediss:// URL read as redis-py's `Redis.from_url(url, **options)`
+    reads it (URL query values win over options), or None when an option needs redis-py.
+    `socket_timeout` is the default of the options of that name (stall and connect timeouts).
+    Raises ValueError for a malformed URL or TLS option."""
+    settings = {**options, **parse_url(url)}
+    tls = settings.pop("connection_class", None) is not None  # set by parse_url for rediss://
+    if set(settings) - _OPTIONS - (_TLS_OPTIONS if tls else frozenset()):
+        return None
+    return LeanRedis(
+        settings.get("host", "localhost"),
+        int(settings.get("port", 6379)),
+        username=settings.get("username"),
+        password=settings.get("password"),
+        db=int(settings.get("db", 0)),
+        tls=_tls_context(settings) if tls else None,
+        client_name=settings.get("client_name"),
+        connections=int(settings.get("connections", 1)),
+        connect_timeout=_seconds(settings.get("socket_connect_timeout"), socket_timeout),
+        stall_timeout=_seconds(settings.get("socket_timeout"), socket_timeout),
+    )
+
+
+def _seconds(value: Any, default: float) -> float:
+    return default if value is None else float(value)
+
+
+def _tls_context(settings: Mapping[str, Any]) -> ssl.SSLContext:
+    """The context redis-py's SSLConnection builds from the same options, with its defaults: the
+    server's certificate and host name are checked unless ssl_cert_reqs says otherwise."""
+    reqs = settings.get("ssl_cert_reqs", "required")
+    if isinstance(reqs, str):
+        if reqs not in _CERT_REQS:
+            raise ValueError(f"ssl_cert_reqs must be one of {sorted(_CERT_REQS)}, not {reqs!r}")
+        reqs = _CERT_REQS[reqs]
+    try:
+        context = ssl.create_default_context()
+        context.check_hostname = bool(settings.get("ssl_check_hostname", True)) and reqs != ssl.CERT_NONE
+        context.verify_mode = reqs
+        if settings.get("ssl_certfile"):  # a client certificate, for servers that ask for one
+            certfile, keyfile = settings["ssl_certfile"], settings.get("ssl_keyfile")
+            context.load_cert_chain(certfile, keyfile, settings.get("ssl_password"))
+        elif settings.get("ssl_keyfile"):
+            raise ValueError("ssl_keyfile needs ssl_certfile")
+        cafile, capath, cadata = (settings.get(k) for k in ("ssl_ca_certs", "ssl_ca_path", "ssl_ca_data"))
+        if cafile or capath or cadata:
+            context.load_verify_locations(cafile, capath, cadata)
+        if settings.get("ssl_min_version") is not None:
+            context.minimum_version = ssl.TLSVersion(int(settings["ssl_min_version"]))
+        if settings.get("ssl_ciphers") is not None:
+            context.set_ciphers(settings["ssl_ciphers"])
+    except OSError as exc:  # a file that cannot be read, a bad key or certificate (ssl.SSLError)
+        raise ValueError(f"bad TLS option: {exc}") from exc
+    return context

@@ -1,0 +1,627 @@
+"""The lean Redis client (adapters/resp.py, respwire.py) against real redis-servers: pipelining keeps
+every caller's reply its own, timeouts and cancellations leave the connection in step, a lost or
+restarted server fails calls as CONNECTION and is used again, AUTH, SELECT and TLS at connect, and
+errors map onto StoreError kinds exactly as redis-py's do."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import hashlib
+import ipaddress
+import random
+import secrets
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import hiredis
+import pytest
+from redis import exceptions as rx
+from redis._parsers.base import BaseParser
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from minorguard.adapters.base import CounterStore
+from minorguard.adapters.redis import RedisCounterStore
+from minorguard.adapters.redisscripts import script, store_error
+from minorguard.adapters.resp import ConnectionLostError, LeanRedis, lean_from_url
+from minorguard.adapters.respwire import pack, reply_error
+from minorguard.adapters.stores import open_store
+from minorguard.errors import StoreError, StoreErrorKind
+from redis_servers import HOST, RedisServer, free_port
+
+# asyncio_mode is auto, on the session loop (pyproject); the pure packing tests are sync.
+pytestmark = pytest.mark.redis
+
+Kind = StoreErrorKind
+ECHO = "return ARGV"
+ECHO_SHA = hashlib.sha1(ECHO.encode()).hexdigest()
+T = 1_795_053_600
+
+
+def lean(server: RedisServer, **options: Any) -> LeanRedis:
+    return LeanRedis(HOST, server.port, password=server.password, **options)
+
+
+def kind_of(exc: BaseException) -> StoreErrorKind:
+    return store_error(exc).kind
+
+
+@pytest.fixture
+def fresh_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, to flush, pause, stop or restart at will."""
+    with RedisServer.launch(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+async def client(fresh_redis: RedisServer) -> AsyncIterator[LeanRedis]:
+    opened = lean(fresh_redis)
+    yield opened
+    await opened.aclose()
+
+
+async def heartbeat(store: CounterStore, user: str, now: int) -> int:
+    result = await store.play_heartbeat(
+        user,
+        now=now,
+        day="2026-11-22",
+        prev_day="2026-11-21",
+        day_start=T - 36_000,
+        max_gap=120,
+        limit_seconds=7_200,
+        ttl_seconds=86_400,
+    )
+    return result.used_seconds
+
+
+# --- packing and error replies: checked against hiredis' packer and redis-py's parser -------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("PING",),
+        ("SET", "k", "v"),
+        ("EVALSHA", ECHO_SHA, 1, "mg:{u}:u", -7, 0, 2**63 - 1, "", "2026-11-22"),
+        ("SET", "clé", "日本語"),  # not ASCII: lengths count bytes
+        ("SET", b"k\r\n", b"\x00\xff"),  # bytes, with CR LF inside
+        ("INCRBYFLOAT", "k", 1.5),
+    ],
+)
+def test_commands_pack_as_hiredis_packs_them(command: tuple[Any, ...]) -> None:
+    assert pack(command) == hiredis.pack_command(command)
+
+
+@pytest.mark.parametrize("bad", [True, None, object()])
+def test_packing_refuses_values_that_are_no_redis_value(bad: Any) -> None:
+    with pytest.raises(rx.DataError):
+        pack(("SET", "k", bad))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "NOSCRIPT No matching script. Please use EVAL.",
+        "ERR unknown command 'NO-SUCH', with args beginning with: ",
+        "ERR user_script:1: Script attempted to access nonexistent global variable 'x' script: abc",
+        "ERR invalid password",
+        "ERR max number of clients reached",
+        "WRONGPASS invalid username-password pair or user is disabled.",
+        "NOAUTH Authentication required.",
+        "NOPERM this user has no permissions to run the 'get' command",
+        "READONLY You can't write against a read only replica.",
+        "LOADING Redis is loading the dataset in memory",
+        "OOM command not allowed when used memory > 'maxmemory'.",
+        "MASTERDOWN Link with MASTER is down",
+        "CLUSTERDOWN The cluster is down",
+        "TRYAGAIN Multiple keys request during rehashing of slot",
+        "MOVED 3999 127.0.0.1:6381",
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+        "BUSY Redis is busy running a script.",
+    ],
+)
+def test_error_replies_become_the_exceptions_redis_py_raises(text: str) -> None:
+    ours, theirs = reply_error(text), BaseParser.parse_error(text)  # type: ignore[no-untyped-call]
+    assert (type(ours), ours.args) == (type(theirs), theirs.args)
+    assert kind_of(ours) is kind_of(theirs)
+
+
+# --- pipelining -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+async def test_1000_concurrent_evalshas_each_get_their_own_reply(
+    redis_single: RedisServer, connections: int
+) -> None:
+    name = f"pipelining-{connections}"
+    client = lean(redis_single, connections=connections, client_name=name)
+    try:
+        await client.script_load(ECHO)
+        reads_before = redis_single.info("stats")["total_reads_processed"]
+        replies = await asyncio.gather(
+            *(client.evalsha(ECHO_SHA, 0, i, f"caller-{i}", "é" * (i % 3)) for i in range(1000))
+        )
+        reads = redis_single.info("stats")["total_reads_processed"] - reads_before
+        for i, reply in enumerate(replies):
+            assert reply == [str(i).encode(), f"caller-{i}".encode(), ("é" * (i % 3)).encode()]
+        # Pipelined: the server read the 1000 commands in a few large reads, not one read each.
+        assert reads < 100
+        listed = (await client.execute("CLIENT", "LIST", "TYPE", "normal")).decode()
+        assert listed.count(f" name={name} ") == connections
+    finally:
+        await client.aclose()
+
+
+async def test_concurrent_calls_share_one_connection_and_its_first_dial(fresh_redis: RedisServer) -> None:
+    client = lean(fresh_redis)
+    try:
+        fresh_redis.call("CONFIG", "RESETSTAT")
+        assert all(await asyncio.gather(*(client.ping() for _ in range(50))))
+        assert fresh_redis.info("stats")["total_connections_received"] == 2  # ours, and INFO's own
+    finally:
+        await client.aclose()
+
+
+# --- scripts ----------------------------------------------------------------------------------------
+
+
+async def test_an_unknown_script_is_sent_once_by_eval_then_by_sha(
+    fresh_redis: RedisServer, client: LeanRedis
+) -> None:
+    assert await client.run_script(ECHO_SHA, ECHO, ["k"], ["a"], timeout=1.0) == [b"a"]
+    assert await client.run_script(ECHO_SHA, ECHO, ["k"], ["b"], timeout=1.0) == [b"b"]
+    fresh_redis.call("SCRIPT", "FLUSH")
+    with pytest.raises(rx.NoScriptError) as plain:
+        await client.evalsha(ECHO_SHA, 0)
+    assert kind_of(plain.value) is Kind.SCRIPT
+    assert await client.run_script(ECHO_SHA, ECHO, ["k"], ["c"], timeout=1.0) == [b"c"]
+    stats = fresh_redis.info("commandstats")
+    assert (stats["cmdstat_evalsha"]["calls"], stats["cmdstat_eval"]["calls"]) == (4, 2)
+    assert fresh_redis.call("SCRIPT", "EXISTS", ECHO_SHA) == [1]
+
+
+async def test_the_store_reloads_its_scripts_after_a_script_flush(fresh_redis: RedisServer) -> None:
+    store = open_store(fresh_redis.url, timeout=1.0)
+    user = secrets.token_hex(16)
+    try:
+        await heartbeat(store, user, T)
+        fresh_redis.call("SCRIPT", "FLUSH")
+        assert await heartbeat(store, user, T + 30) == 30
+        assert fresh_redis.call("SCRIPT", "EXISTS", script("heartbeat").sha) == [1]
+    finally:
+        await store.close()
+
+
+# --- errors map as redis-py's do ----------------------------------------------------------------------
+
+
+async def test_errors_map_onto_the_same_store_error_kinds_as_redis_py(tmp_path: Path) -> None:
+    with RedisServer.launch(tmp_path, args=("--requirepass", "s3cret")) as server:
+        once = Retry(NoBackoff(), 0)
+        ours = {"good": lean(server), "bad": LeanRedis(HOST, server.port, password="wrong")}
+        theirs = {
+            "good": Redis(host=HOST, port=server.port, password="s3cret", retry=once),
+            "bad": Redis(host=HOST, port=server.port, password="wrong", retry=once),
+        }
+        cases = [
+            ("good", ("NO-SUCH-COMMAND",), Kind.RESPONSE),
+            ("good", ("EVAL", "return redis.call('NO-SUCH-COMMAND')", 0), Kind.SCRIPT),
+            ("good", ("EVAL", "return redis.error_reply('BUSTED no luck')", 0), Kind.RESPONSE),
+            ("good", ("EVAL", "return +", 0), Kind.SCRIPT),
+            ("good", ("EVALSHA", "0" * 40, 0), Kind.SCRIPT),
+            ("good", ("HGET", "no-such-hash", "f", "extra"), Kind.RESPONSE),
+            ("bad", ("PING",), Kind.CONFIGURATION),
+        ]
+        try:
+            await ours["good"].execute("SET", "str", "x")
+            cases.append(("good", ("HGET", "str", "f"), Kind.RESPONSE))  # WRONGTYPE
+            for who, command, kind in cases:
+                with pytest.raises(rx.RedisError) as mine:
+                    await ours[who].execute(*command)
+                with pytest.raises(rx.RedisError) as reference:
+                    await theirs[who].execute_command(*command)  # type: ignore[no-untyped-call]
+                assert type(mine.value) is type(reference.value), command
+                assert str(mine.value) == str(reference.value), command
+                assert kind_of(mine.value) is kind, command
+        finally:
+            for lean_client in ours.values():
+                await lean_client.aclose()
+            for redis_py in theirs.values():
+                await redis_py.aclose()
+
+
+async def test_an_error_within_a_store_script_is_a_script_error(redis_single: RedisServer) -> None:
+    client = lean(redis_single)
+    store = RedisCounterStore(client, timeout=1.0)
+    try:
+        await client.execute("SET", "mg:{shape}:u", "x", "EX", 60)  # a string where a hash should be
+        with pytest.raises(StoreError) as caught:
+            await heartbeat(store, "shape", T)
+        assert caught.value.kind is Kind.SCRIPT  # WRONGTYPE from within the script
+    finally:
+        await store.close()
+
+
+# --- timeouts and cancellation keep the connection in step ------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+async def test_a_call_that_gives_up_leaves_its_late_reply_to_be_dropped(
+    fresh_redis: RedisServer, client: LeanRedis, how: str
+) -> None:
+    await client.script_load(ECHO)
+    connection_id = await client.execute("CLIENT", "ID")
+    fresh_redis.call("CLIENT", "PAUSE", 300, "WRITE")  # scripts wait; PING and CLIENT ID too, behind them
+    if how == "timeout":
+        with pytest.raises(TimeoutError):
+            await client.evalsha(ECHO_SHA, 0, "late", timeout=0.05)
+    else:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await client.evalsha(ECHO_SHA, 0, "late")
+    # Sent while the abandoned one still waits: gets its own reply, not the late one.
+    assert await client.evalsha(ECHO_SHA, 0, "next", timeout=2.0) == [b"next"]
+    assert await client.evalsha(ECHO_SHA, 0, "after", timeout=2.0) == [b"after"]
+    assert await client.execute("CLIENT", "ID") == connection_id  # the same connection all along
+
+
+async def test_timeouts_expire_each_call_at_its_own_deadline(
+    fresh_redis: RedisServer, client: LeanRedis
+) -> None:
+    await client.script_load(ECHO)
+    fresh_redis.call("CLIENT", "PAUSE", 400, "WRITE")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+
+    async def timed(timeout: float) -> float:
+        with pytest.raises(TimeoutError):
+            await client.evalsha(ECHO_SHA, 0, timeout=timeout)
+        return loop.time() - started
+
+    # Later deadlines sent first: the per-connection timer must not wait for the first one.
+    waited = await asyncio.gather(timed(0.3), timed(0.2), timed(0.05))
+    assert 0.049 < waited[2] < 0.15
+    assert 0.199 < waited[1] < 0.295
+    assert waited[0] > 0.299
+    assert await client.evalsha(ECHO_SHA, 0, "ok", timeout=2.0) == [b"ok"]
+
+
+async def test_replies_stay_with_their_callers_through_random_timeouts_and_pauses(
+    fresh_redis: RedisServer, client: LeanRedis
+) -> None:
+    await client.script_load(ECHO)
+    admin = lean(fresh_redis)
+    rng = random.Random(20261122)
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 0.6
+    outcomes = {"answered": 0, "timed out": 0}
+
+    async def caller(w: int) -> None:
+        n = 0
+        while loop.time() < until:
+            tag = f"{w}:{n}"
+            n += 1
+            try:
+                reply = await client.evalsha(ECHO_SHA, 0, tag, timeout=rng.choice((0.001, 0.01, 2.0)))
+            except TimeoutError:
+                outcomes["timed out"] += 1
+                continue
+            assert reply == [tag.encode()]
+            outcomes["answered"] += 1
+
+    async def pauses() -> None:
+        while loop.time() < until:
+            await admin.execute("CLIENT", "PAUSE", rng.choice((5, 20, 50)), "WRITE")
+            await asyncio.sleep(rng.uniform(0.02, 0.1))
+
+    try:
+        await asyncio.gather(*(caller(w) for w in range(32)), pauses())
+    finally:
+        await admin.aclose()
+    assert outcomes["answered"] > 100
+    assert outcomes["timed out"] > 10
+    assert await client.evalsha(ECHO_SHA, 0, "last", timeout=2.0) == [b"last"]
+
+
+async def test_the_store_times_out_at_its_budget_and_answers_right_afterwards(
+    fresh_redis: RedisServer,
+) -> None:
+    store = open_store(fresh_redis.url)  # the default budget, 0.02 s per call
+    user = secrets.token_hex(16)
+    try:
+        await heartbeat(store, user, T)
+        fresh_redis.call("CLIENT", "PAUSE", 200, "WRITE")
+        started = asyncio.get_running_loop().time()
+        outcomes = await asyncio.gather(
+            *(heartbeat(store, user, T + 10 * i) for i in range(1, 6)),
+            return_exceptions=True,
+        )
+        assert asyncio.get_running_loop().time() - started < 0.15
+        assert all(isinstance(o, StoreError) and o.kind is Kind.TIMEOUT for o in outcomes), outcomes
+        await asyncio.sleep(0.5)  # Redis ends a pause on its cron (10 Hz): up to 0.1 s late
+        assert await heartbeat(store, user, T + 100) == 100  # the paused ones ran late: 50 s, then 50 more
+    finally:
+        await store.close()
+
+
+async def test_a_server_that_never_answers_is_hung_up_on_and_dialed_again() -> None:
+    connections: list[asyncio.StreamWriter] = []
+    closed = asyncio.Event()
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        while await reader.read(4096):
+            pass  # read requests, answer none
+        writer.close()
+        closed.set()
+
+    server = await asyncio.start_server(never_answer, HOST, 0)
+    client = LeanRedis(HOST, server.sockets[0].getsockname()[1], stall_timeout=0.2)
+    try:
+        with pytest.raises(TimeoutError):
+            await client.ping(timeout=0.05)
+        await asyncio.wait_for(closed.wait(), 2)  # the client gave up on the connection
+        with pytest.raises(TimeoutError):
+            await client.ping(timeout=0.05)
+        assert len(connections) == 2
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+# --- lost connections, restarts, close ----------------------------------------------------------------
+
+
+async def test_a_restarted_server_fails_calls_as_connection_errors_then_serves_again(
+    fresh_redis: RedisServer, client: LeanRedis
+) -> None:
+    assert await client.run_script(ECHO_SHA, ECHO, [], ["before"], timeout=1.0) == [b"before"]
+    fresh_redis.stop(kill=True)
+    with pytest.raises(rx.ConnectionError) as down:
+        await client.run_script(ECHO_SHA, ECHO, [], ["down"], timeout=1.0)
+    assert kind_of(down.value) is Kind.CONNECTION
+    fresh_redis.start()  # empty, no scripts cached
+    assert await client.run_script(ECHO_SHA, ECHO, [], ["after"], timeout=1.0) == [b"after"]
+
+
+async def test_a_lost_connection_fails_every_pending_call_at_once(fresh_redis: RedisServer) -> None:
+    client = lean(fresh_redis, retry_lost=False)
+    store = RedisCounterStore(client, timeout=5.0)
+    try:
+        await client.script_load(ECHO)
+        fresh_redis.call("CLIENT", "PAUSE", 5_000, "WRITE")
+        calls = [asyncio.ensure_future(client.evalsha(ECHO_SHA, 0, i, timeout=5.0)) for i in range(50)]
+        beat = asyncio.ensure_future(heartbeat(store, "u", T))
+        await asyncio.sleep(0.05)
+        started = asyncio.get_running_loop().time()
+        fresh_redis.stop(kill=True)
+        outcomes = await asyncio.gather(*calls, beat, return_exceptions=True)
+        assert asyncio.get_running_loop().time() - started < 1.0  # not at their 5 s timeout
+        assert all(isinstance(o, ConnectionLostError) for o in outcomes[:-1]), outcomes
+        assert isinstance(outcomes[-1], StoreError)
+        assert outcomes[-1].kind is Kind.CONNECTION
+    finally:
+        await store.close()
+
+
+async def test_the_store_on_a_restarted_server_fails_with_connection_then_recovers(
+    fresh_redis: RedisServer,
+) -> None:
+    store = open_store(fresh_redis.url, timeout=0.5)
+    user = secrets.token_hex(16)
+    try:
+        await heartbeat(store, user, T)
+        fresh_redis.stop(kill=True)
+        with pytest.raises(StoreError) as down:
+            await heartbeat(store, user, T + 30)
+        assert down.value.kind is Kind.CONNECTION
+        with pytest.raises(StoreError) as still_down:
+            await store.ping()
+        assert still_down.value.kind is Kind.CONNECTION
+        fresh_redis.start()
+        await store.ping()
+        assert await heartbeat(store, user, T + 60) == 0  # the counters went with the server
+    finally:
+        await store.close()
+
+
+async def test_nothing_listening_is_a_connection_error_and_no_dial_lingers() -> None:
+    client = LeanRedis(HOST, free_port())
+    try:
+        for _ in range(2):
+            with pytest.raises(rx.ConnectionError) as refused:
+                await client.ping(timeout=1.0)
+            assert kind_of(refused.value) is Kind.CONNECTION
+    finally:
+        await client.aclose()
+
+
+async def test_close_fails_pending_calls_and_the_client_dials_again_later(
+    fresh_redis: RedisServer, client: LeanRedis
+) -> None:
+    await client.script_load(ECHO)
+    fresh_redis.call("CLIENT", "PAUSE", 300, "WRITE")
+    pending = asyncio.ensure_future(client.evalsha(ECHO_SHA, 0, "x", timeout=5.0))
+    await asyncio.sleep(0.02)
+    await client.aclose()
+    with pytest.raises(rx.ConnectionError):
+        await pending
+    assert await client.ping(timeout=2.0)
+
+
+async def test_a_client_first_used_in_another_event_loop_dials_again_in_this_one(
+    redis_single: RedisServer,
+) -> None:
+    client = lean(redis_single)
+    other = asyncio.new_event_loop()  # say, asyncio.run(store.ping()) at startup, before the server's loop
+    try:
+        assert await asyncio.to_thread(other.run_until_complete, client.ping(timeout=1.0))
+        assert await client.ping(timeout=1.0)
+        assert await client.execute("ECHO", "here", timeout=1.0) == b"here"
+    finally:
+        await asyncio.to_thread(other.run_until_complete, asyncio.sleep(0.01))  # it closes the old socket
+        other.close()
+        await client.aclose()
+
+
+# --- connecting: AUTH, SELECT, TLS ------------------------------------------------------------------
+
+
+async def test_auth_with_a_password_and_with_an_acl_user(tmp_path: Path) -> None:
+    with RedisServer.launch(tmp_path, args=("--requirepass", "s3cret")) as server:
+        server.call("ACL", "SETUSER", "app", "on", ">app pass", "~mg:*", "+@all")
+        from_url = lean_from_url(f"redis://app:app%20pass@{HOST}:{server.port}/0", {})
+        assert from_url is not None
+        clients = {
+            "url": from_url,
+            "password": lean(server),
+            "user": LeanRedis(HOST, server.port, username="app", password="app pass"),
+            "wrong": LeanRedis(HOST, server.port, password="wrong"),
+            "none": LeanRedis(HOST, server.port),
+        }
+        try:
+            for name in ("password", "user", "url"):
+                assert await clients[name].ping(timeout=1.0), name
+            with pytest.raises(rx.NoPermissionError):  # the ACL applies: app may touch mg:* only
+                await clients["user"].execute("SET", "other", "x")
+            for name in ("wrong", "none"):
+                with pytest.raises(rx.AuthenticationError) as refused:
+                    await clients[name].ping(timeout=1.0)
+                assert kind_of(refused.value) is Kind.CONFIGURATION
+        finally:
+            for client in clients.values():
+                await client.aclose()
+
+
+async def test_the_database_of_the_url_is_selected(tmp_path: Path) -> None:
+    with RedisServer.launch(tmp_path, args=("--requirepass", "s3cret")) as server:
+        store = open_store(f"redis://:s3cret@{HOST}:{server.port}/5", timeout=1.0)
+        user = secrets.token_hex(16)
+        try:
+            await heartbeat(store, user, T)
+            assert list(server.keys(db=5)) == [f"mg:{{{user}}}:u"]
+            assert server.keys(db=0) == {}
+        finally:
+            await store.close()
+
+
+async def test_a_database_that_does_not_exist_fails_the_dial(redis_single: RedisServer) -> None:
+    client = LeanRedis(HOST, redis_single.port, db=99)
+    try:
+        with pytest.raises(rx.ResponseError) as refused:
+            await client.ping(timeout=1.0)
+        assert kind_of(refused.value) is Kind.RESPONSE
+    finally:
+        await client.aclose()
+
+
+def _certificates(folder: Path) -> dict[str, Path]:
+    """A CA and a certificate for 127.0.0.1 signed by it (PEM files)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text: str) -> Any:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+
+    def certificate(subject: str, public: Any, *extensions: tuple[Any, bool]) -> Any:
+        builder = x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name("test CA"))
+        builder = builder.public_key(public).serial_number(x509.random_serial_number())
+        builder = builder.not_valid_before(now - datetime.timedelta(minutes=5))
+        builder = builder.not_valid_after(now + datetime.timedelta(hours=1))
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    ca = certificate("test CA", ca_key.public_key(), (x509.BasicConstraints(ca=True, path_length=None), True))
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))])
+    leaf = certificate(HOST, key.public_key(), (san, False))
+    files = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
+    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files["cert"].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    pkcs8, none = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    files["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, pkcs8, none))
+    return files
+
+
+async def test_rediss_checks_the_server_certificate(tmp_path: Path) -> None:
+    pem = _certificates(tmp_path)
+    tls_port = free_port()
+    args: tuple[str, ...] = ("--tls-port", str(tls_port), "--tls-auth-clients", "no")
+    args += ("--tls-cert-file", str(pem["cert"]), "--tls-key-file", str(pem["key"]))
+    args += ("--tls-ca-cert-file", str(pem["ca"]))
+    with RedisServer.launch(tmp_path, args=args):
+        base = f"rediss://{HOST}:{tls_port}/2"
+        trusted = open_store(f"{base}?ssl_ca_certs={pem['ca']}", timeout=2.0)
+        unverified = open_store(f"{base}?ssl_cert_reqs=none", timeout=2.0)
+        untrusted = open_store(base, timeout=2.0)  # the system's CAs do not know the test CA
+        try:
+            for store in (trusted, unverified):
+                assert isinstance(store, RedisCounterStore)
+                assert isinstance(store._client, LeanRedis)
+                assert await heartbeat(store, "tls-user", T) == 0
+            with pytest.raises(StoreError) as refused:
+                await untrusted.ping()
+            assert refused.value.kind is Kind.CONNECTION
+        finally:
+            for store in (trusted, unverified, untrusted):
+                await store.close()
+
+
+# --- which client a URL gets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "lean_client"),
+    [
+        ("redis://127.0.0.1:1/0", {}, True),
+        ("rediss://127.0.0.1:1/0?ssl_cert_reqs=none", {}, True),
+        ("redis://127.0.0.1:1/0", {"socket_timeout": 0.5, "connections": 2}, True),
+        ("redis://127.0.0.1:1/0?client_name=minorguard", {}, True),
+        ("redis://127.0.0.1:1/0", {"lean": False}, False),
+        ("redis://127.0.0.1:1/0?health_check_interval=30", {}, False),  # redis-py's own option
+        ("redis://127.0.0.1:1/0", {"decode_responses": True}, False),
+        ("redis+cluster://127.0.0.1:1", {}, False),
+    ],
+)
+async def test_redis_urls_get_the_lean_client_unless_an_option_needs_redis_py(
+    url: str, options: dict[str, Any], lean_client: bool
+) -> None:
+    store = open_store(url, timeout=0.05, **options)
+    assert isinstance(store, RedisCounterStore)
+    assert isinstance(store._client, LeanRedis) is lean_client
+    await store.close()
+
+
+def test_a_url_is_read_as_redis_py_reads_it() -> None:
+    client = lean_from_url("redis://u%40x:p%3Ass@db.example:6380/3?socket_timeout=0.25", {"db": 7})
+    assert client is not None
+    assert (client.host, client.port, client.db) == ("db.example", 6380, 3)  # the URL wins, as in redis-py
+    assert (client._username, client._password, client._stall_timeout) == ("u@x", "p:ss", 0.25)
+    default = lean_from_url("rediss://cache", {})
+    assert default is not None
+    assert default._tls is not None
+    assert (default.port, default._tls.verify_mode, default._tls.check_hostname) == (
+        6379,
+        ssl.CERT_REQUIRED,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["rediss://127.0.0.1:1/0?ssl_ca_certs=/no/such/ca.pem", "rediss://127.0.0.1:1/0?ssl_cert_reqs=maybe"],
+)
+def test_bad_tls_options_are_configuration_errors(url: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert caught.value.kind is Kind.CONFIGURATION
