@@ -135,6 +135,10 @@ class NppaSettings(_Strict):
     base_url: str | None = None  # None: production; else e.g. a gateway, or the test system's base
     test_code: str | None = None  # the official test system's code for one test case
     wait_seconds: float = Field(default=2.0, ge=0, le=10)  # how long a verify waits on a pending result
+    # behaviour reporting (loginout): sessions from the game heartbeats this sidecar judges, queued in a
+    # Redis stream at this URL (default: the counter store's, when that is Redis)
+    report_behaviour: bool = False
+    queue_url: str | None = None
 
 
 class Deployment(_Strict):

@@ -113,6 +113,7 @@ class Subject:
     verified: bool
     guardian_consent: frozenset[str] = frozenset()
     device_id: str | None = None  # guests (nppa-2019) are counted per device
+    pi: str | None = None  # the NPPA identity of a verified player, for behaviour reporting
 
 
 @dataclass(frozen=True, slots=True)

@@ -327,6 +327,7 @@ def _subject_from(claims: Mapping[str, Any], config: IdentityConfig, at: float) 
         verified=verified,
         guardian_consent=_consent(claims.get(config.consent_claim), config.consent_claim),
         device_id=_optional_string(claims.get(config.device_claim), config.device_claim),
+        pi=_optional_string(claims.get(config.pi_claim), config.pi_claim) if verified else None,
     )
 
 

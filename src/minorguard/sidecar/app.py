@@ -19,6 +19,7 @@ from minorguard.middleware.body import BodyTooLarge, read_body
 from minorguard.sidecar import doors, identity
 from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
 from minorguard.sidecar.openapi import openapi_document
+from minorguard.sidecar.reporting import build_reporter
 from minorguard.wiring import Guard
 
 LOG = logging.getLogger("minorguard")
@@ -56,6 +57,10 @@ class SidecarApp:
         self._envoy = self._tracked(doors.envoy)
         self._reservation = self._tracked(doors.reservation)
         self.nppa = identity.nppa_client(guard.deployment)
+        self.reporter = None
+        if self.nppa is not None:
+            max_gap = guard.engine.policy.policy.spec.game.play_time.max_gap_seconds
+            self.reporter = build_reporter(guard.deployment, self.nppa, registry, guard.engine.clock, max_gap)
         self._exact["POST", "/v1/identity/verify"] = identity.verify
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -205,9 +210,13 @@ class SidecarApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self.guard.reloader.install_sighup()
+                if self.reporter is not None:
+                    self.reporter.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._drain()
+                if self.reporter is not None:
+                    await self.reporter.stop()
                 await self.guard.close()
                 if self.nppa is not None:
                     await self.nppa.aclose()

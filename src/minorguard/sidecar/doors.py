@@ -64,6 +64,7 @@ async def decisions(request: Request) -> None:
             token=token,
             idempotency_key=parsed.idempotency_key,
             front_door="api",
+            reporter=request.app.reporter,
         )
     if verdict.bad_request is not None:
         await send_answer(
@@ -106,6 +107,7 @@ async def _judge_direct(
         token=token,
         idempotency_key=idempotency_key,
         front_door="api",
+        reporter=request.app.reporter,
     )
 
 
@@ -213,6 +215,7 @@ async def _proxy_judge(
         token=bearer(request.headers),
         idempotency_key=request.headers.get("idempotency-key"),
         front_door=door,
+        reporter=request.app.reporter,
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from minorguard import decisionlog
 from minorguard.adapters.identity import IdentityError, parse_bearer
@@ -17,6 +17,9 @@ from minorguard.middleware.facts import BadFact, request_facts
 from minorguard.middleware.routes import Route, Where
 from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
 from minorguard.wiring import Guard
+
+if TYPE_CHECKING:
+    from minorguard.sidecar.reporting import Reporter
 
 RESERVATION_SEPARATOR = "."
 
@@ -52,6 +55,7 @@ async def judge(
     token: str | None,
     idempotency_key: str | None,
     front_door: str,
+    reporter: Reporter | None = None,
 ) -> Verdict:
     if route is None:
         return Verdict(None)
@@ -73,6 +77,8 @@ async def judge(
         result = await engine.settle(subject, facts, result, idempotency_key)
     user_key = engine.user_key(subject.subject_id)
     _record(guard, user_key, facts.activity, result, started, front_door)
+    if reporter is not None:
+        await reporter.saw(subject, facts.activity, result)
     return Verdict(result, facts.activity, user_key)
 
 
