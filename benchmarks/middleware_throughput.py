@@ -68,8 +68,23 @@ def tokens_script(folder: Path, birthdate: dt.date | None, count: int) -> Path:
 
 def serve(mode: str, store: str, port: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MG_BENCH_MODE": mode, "MG_BENCH_STORE": store}
-    command = ["taskset", "-c", "0", sys.executable, "-m", "uvicorn", "--factory", "bench_apps:create",
-               "--app-dir", str(HERE), "--port", str(port), "--log-level", "warning", "--no-access-log"]
+    command = [
+        "taskset",
+        "-c",
+        "0",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "bench_apps:create",
+        "--app-dir",
+        str(HERE),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     wait_port(port)
     return process
@@ -79,8 +94,9 @@ def wrk(port: int, script: Path | None, seconds: int, connections: int) -> float
     command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s"]
     if script is not None:
         command += ["-s", str(script)]
-    out = subprocess.run([*command, f"http://127.0.0.1:{port}/game/ping"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}/game/ping"], capture_output=True, text=True, check=True
+    ).stdout
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise RuntimeError(f"{non2xx.group(1)} requests were not allowed: the scenario is wrong\n{out}")
@@ -111,8 +127,10 @@ def main() -> None:
         raise SystemExit("needs wrk and redis-server (apt-get install wrk redis-server)")
     folder = Path(tempfile.mkdtemp(prefix="mg-bench-"))
     redis_port = free_port()
-    redis = subprocess.Popen(["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--save", "",
-                              "--appendonly", "no"], stdout=subprocess.DEVNULL)
+    redis = subprocess.Popen(
+        ["taskset", "-c", "1", "redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
     wait_port(redis_port)
     adult = tokens_script(folder, dt.date(1990, 1, 1), 1000)
     minor = tokens_script(folder, dt.date(2011, 5, 1), 1000)
@@ -129,8 +147,10 @@ def main() -> None:
                 bare.append(measure("bare", "", adult, args))
                 results[name].append(measure(mode, store, script, args))
         baseline = statistics.median(bare)
-        print(f"server: uvicorn, 1 worker on CPU 0; load: wrk -c{args.connections} on CPU 1; "
-              f"{args.rounds} rounds of {args.seconds}s")
+        print(
+            f"server: uvicorn, 1 worker on CPU 0; load: wrk -c{args.connections} on CPU 1; "
+            f"{args.rounds} rounds of {args.seconds}s"
+        )
         print(f"{'scenario':<26}{'req/s':>10}{'ratio to bare':>15}")
         print(f"{'bare Starlette':<26}{baseline:>10.0f}{1:>15.2f}")
         for name, values in results.items():
