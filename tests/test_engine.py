@@ -146,3 +146,21 @@ async def test_the_store_sees_only_a_keyed_hash_of_the_subject(counting: Countin
     await engine.decide(KID, Facts(Activity.PURCHASE, 100), at=beijing("2026-11-20T12:00"))
     assert KID.subject_id not in repr(counting.inner.__dict__)
     assert engine.user_key(KID.subject_id) != KID.subject_id
+
+
+async def test_a_user_whose_play_time_is_used_up_is_answered_without_the_store(
+    counting: CountingStore,
+) -> None:
+    """After the daily-limit deny, later heartbeats that day make no store call, and the next play day
+    asks the store again."""
+    engine = engine_on(counting, "nppa-2019")
+    start = beijing("2026-11-19T10:00")
+    for minute in range(0, 95, 5):
+        await engine.decide(KID, Facts(Activity.GAME), at=start + minute * 60)
+    calls = len(counting.calls)
+    later = await engine.decide(KID, Facts(Activity.GAME), at=start + 120 * 60)
+    assert later.reason is Reason.DAILY_PLAY_LIMIT
+    assert len(counting.calls) == calls  # answered from the known blocked period
+    tomorrow = await engine.decide(KID, Facts(Activity.GAME), at=beijing("2026-11-20T09:00"))
+    assert tomorrow.allowed
+    assert len(counting.calls) == calls + 1

@@ -67,6 +67,7 @@ class Engine:
         self._secret = subject_secret
         self._keys: dict[str, str] = {}
         self._adults: dict[tuple[str, dt.date], float] = {}
+        self._blocked: dict[tuple[str, str], tuple[float, Decision]] = {}  # (revision, user) -> until
 
     def user_key(self, subject_id: str) -> str:
         """The store key of a subject (a keyed hash; never the raw id), cached."""
@@ -126,9 +127,13 @@ class Engine:
     async def _settle(self, subject: Subject, check: StatefulCheck, idempotency_key: str | None) -> Decision:
         now = check.instant
         if isinstance(check, PlayCheck):
+            user = self.user_key(subject.subject_id)
+            blocked = self._blocked.get((self.policy.policy.revision, user))
+            if blocked is not None and now.epoch < blocked[0]:
+                return blocked[1]  # the day's limit is used up: known without asking the store
             day, prev_day = self.policy.day_names(now.date)
             played = await self.store.play_heartbeat(
-                self.user_key(subject.subject_id),
+                user,
                 now=now.epoch,
                 day=day,
                 prev_day=prev_day,
@@ -137,7 +142,9 @@ class Engine:
                 limit_seconds=check.limit_seconds,
                 ttl_seconds=PLAY_KEY_TTL,
             )
-            return finish_play(self.policy, check, played.used_seconds)
+            decision = finish_play(self.policy, check, played.used_seconds)
+            self._remember_block(user, decision)
+            return decision
         if isinstance(check, GuestCheck):
             guest = await self.store.guest_heartbeat(
                 check.device,
@@ -159,6 +166,16 @@ class Engine:
             reservation_ttl=check.reservation_ttl,
         )
         return finish_spend(check, reserved)
+
+    def _remember_block(self, user: str, decision: Decision) -> None:
+        """Play time used up stays used up until the next play day: later heartbeats before then are
+        answered here. Keyed by policy revision, so a reload that raises a limit applies at once."""
+        if decision.reason is not Reason.DAILY_PLAY_LIMIT or decision.allowed_again_at is None:
+            return
+        if len(self._blocked) >= _MAX_KEYS:
+            self._blocked.clear()
+        until = decision.allowed_again_at.timestamp()
+        self._blocked[(self.policy.policy.revision, user)] = (until, decision)
 
     def _store_failed(self, facts: Facts, check: StatefulCheck, exc: StoreError) -> Decision:
         failure = check.on_store_error
