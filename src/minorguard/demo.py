@@ -238,9 +238,9 @@ def _sidecar_lines(base_url: str) -> list[tuple[str, str]]:
         ),
         (
             "Traefik ForwardAuth: a deny's body reaches the client",
-            auth.format("DEMO_CHILD_7")
-            + f"-i -H 'X-Forwarded-Method: POST' -H 'X-Forwarded-Uri: /live/rooms/7/tips' "
-            f"-H 'amount-fen: 100' {base_url}/v1/authz/traefik",
+            auth.format("DEMO_TEEN_15")
+            + f"-i -H 'X-Forwarded-Method: POST' -H 'X-Forwarded-Uri: /live/publishers' "
+            f"{base_url}/v1/authz/traefik",
         ),
         (
             "Envoy ext_authz (HTTP service): the original path after the prefix",

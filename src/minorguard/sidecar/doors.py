@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from minorguard.errors import StoreError
@@ -20,9 +22,22 @@ from minorguard.sidecar.bodies import decision_json, upstream_headers
 from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
 from minorguard.sidecar.inputs import parse_decision_request
 from minorguard.sidecar.judge import RESERVATION_SEPARATOR, Verdict, bearer, judge
-from minorguard.types import Reason
+from minorguard.types import Activity, Decision, Outcome, Reason
 
 _IDENTITY = (Reason.IDENTITY_MISSING, Reason.IDENTITY_INVALID)
+_SPENDING = (Activity.PURCHASE, Activity.LIVESTREAM_TIP)
+
+
+def duplicate(decision: Decision) -> Decision:
+    """A replayed Idempotency-Key whose purchase went ahead or is in flight, as a deny (the decision API
+    answers the replay itself: there the client settles the same reservation)."""
+    return replace(
+        decision,
+        outcome=Outcome.DENY,
+        reason=Reason.DUPLICATE_REQUEST,
+        rule="idempotency",
+        detail="this Idempotency-Key was used for a purchase that went ahead or is in flight",
+    )
 
 
 async def decisions(request: Request) -> None:
@@ -134,9 +149,31 @@ async def traefik(request: Request) -> None:
 async def nginx(request: Request) -> None:
     sidecar = request.app.guard.deployment.settings.sidecar
     headers = request.headers
-    split = urlsplit(headers.get(sidecar.original_uri_header.lower(), "/"))
-    method = headers.get(sidecar.original_method_header.lower(), "GET").upper()
-    verdict = await _proxy_judge(request, method, split.path or "/", split.query.encode(), None, "nginx")
+    # ingress-nginx sends X-Original-URL (a whole URL) rather than X-Original-URI
+    uri = headers.get(sidecar.original_uri_header.lower()) or headers.get("x-original-url")
+    method = headers.get(sidecar.original_method_header.lower())
+    if not uri or not method:
+        # a subrequest that does not say what it judges must not pass: it would match no route
+        detail = (
+            f"send {sidecar.original_uri_header} and {sidecar.original_method_header} (see docs/nginx.md)"
+        )
+        await send_answer(
+            request.send,
+            Answer(
+                403,
+                [
+                    (b"minorguard-reason", b"invalid_request"),
+                    (b"minorguard-detail", _ascii(detail)),
+                    (b"content-length", b"0"),
+                ],
+                b"",
+            ),
+        )
+        return
+    split = urlsplit(uri)
+    verdict = await _proxy_judge(
+        request, method.upper(), split.path or "/", split.query.encode(), None, "nginx"
+    )
     decision = verdict.decision
     if verdict.bad_request is not None:
         await send_answer(
@@ -151,15 +188,18 @@ async def nginx(request: Request) -> None:
             ),
         )
         return
+    if decision is not None and decision.allowed and decision.replayed and verdict.activity in _SPENDING:
+        decision = duplicate(decision)  # the key's purchase went ahead: the backend must not run it twice
     if decision is None or decision.allowed:
         await send_answer(
             request.send, Answer(200, [*upstream_headers(verdict), (b"content-length", b"0")], b"")
         )
         return
-    status = 401 if decision.reason in _IDENTITY else 403
+    status = 401 if decision.reason in _IDENTITY else 403  # nginx understands no other
     now = request.app.guard.engine.clock()
+    extra = [(b"www-authenticate", b'Bearer realm="minorguard"')] if status == 401 else []
     await send_answer(
-        request.send, Answer(status, [*deny_headers(decision, now), (b"content-length", b"0")], b"")
+        request.send, Answer(status, [*deny_headers(decision, now), *extra, (b"content-length", b"0")], b"")
     )
 
 
@@ -185,19 +225,24 @@ async def reservation(request: Request) -> None:
         )
         return
     request.app.guard.metrics.settlements.labels(parts[4], result.status.value).inc()
-    status = 409 if result.status.value == "conflict" else 404 if result.status.value == "unknown" else 200
-    await send_answer(
-        request.send,
-        json_answer(
-            status,
-            {
-                "reservation_id": parts[3],
-                "status": result.status.value,
-                "changed": result.changed,
-                "amount_fen": result.amount,
-            },
-        ),
-    )
+    state = result.status.value
+    fields: dict[str, Any] = {
+        "reservation_id": parts[3],
+        "reservation_status": state,
+        "changed": result.changed,
+        "amount_fen": result.amount,
+    }
+    if state in ("unknown", "conflict"):
+        status, title = (404, "Unknown reservation") if state == "unknown" else (409, "Reservation conflict")
+        detail = (
+            "never made, or expired before it was settled"
+            if state == "unknown"
+            else f"cannot {parts[4]} a reservation in its present state"
+        )
+        await send_answer(request.send, problem_answer(status, title, detail, **fields))
+        return
+    del fields["reservation_status"]
+    await send_answer(request.send, json_answer(200, {**fields, "status": state}))
 
 
 async def _proxy_judge(
@@ -222,6 +267,8 @@ async def _proxy_judge(
 async def _answer_verbatim(request: Request, verdict: Verdict) -> None:
     """Envoy and Traefik: a deny's status, problem+json body and headers reach the client as they are."""
     decision = verdict.decision
+    if decision is not None and decision.allowed and decision.replayed and verdict.activity in _SPENDING:
+        decision = duplicate(decision)  # the key's purchase went ahead: the backend must not run it twice
     if verdict.bad_request is not None:
         await send_answer(
             request.send, problem_answer(400, "Invalid request", verdict.bad_request, field=verdict.field)
@@ -232,7 +279,10 @@ async def _answer_verbatim(request: Request, verdict: Verdict) -> None:
             request.send, Answer(200, [*upstream_headers(verdict), (b"content-length", b"0")], b"")
         )
         return
-    status = 401 if decision.reason in _IDENTITY else 403  # never 5xx: proxies take that for an outage
+    status = (
+        409 if decision.reason is Reason.DUPLICATE_REQUEST else 401 if decision.reason in _IDENTITY else 403
+    )
+    # never 5xx: proxies take that for an outage
     answer = deny_answer(
         decision, request.headers.get("accept-language"), now=request.app.guard.engine.clock(), status=status
     )

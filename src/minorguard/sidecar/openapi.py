@@ -14,7 +14,14 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/problem+json": {"schema": _PROBLEM}}}
 
 
+def _request_schema() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The decision request's schema with its definitions moved where OpenAPI resolves them."""
+    schema = DecisionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    return schema, schema.pop("$defs", {})
+
+
 def openapi_document(envoy_prefix: str) -> dict[str, Any]:
+    request_schema, definitions = _request_schema()
     decision = {
         "type": "object",
         "required": ["outcome", "reason", "enforced"],
@@ -45,7 +52,7 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
                     "name": "id",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "pattern": r"^[0-9a-f]+\.[0-9a-f]+$"},
+                    "schema": {"type": "string", "description": "the reservation_id a decision answered"},
                 },
             ],
             "responses": {
@@ -54,14 +61,8 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
                     "content": {"application/json": {"schema": {"type": "object"}}},
                 },
                 "400": _problem("not a reservation id"),
-                "404": {
-                    "description": "unknown or expired reservation",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
-                "409": {
-                    "description": "conflicts with its state",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
+                "404": _problem("unknown or expired reservation"),
+                "409": _problem("conflicts with its state (e.g. commit after release)"),
                 "503": _problem("store unavailable"),
             },
         }
@@ -75,7 +76,7 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
                     "summary": "Decide one request",
                     "requestBody": {
                         "required": True,
-                        "content": {"application/json": {"schema": DecisionRequest.model_json_schema()}},
+                        "content": {"application/json": {"schema": request_schema}},
                     },
                     "responses": {
                         "200": {
@@ -124,6 +125,28 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/subjects/{id}/usage": {
+                "get": {
+                    "summary": "A subject's counters for support staff (Authorization: Bearer <admin token>)",
+                    "parameters": [
+                        {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "usage",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        "401": _problem("admin token missing or wrong"),
+                        "503": _problem("store unavailable"),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}
+            },
+            "/openapi.json": {
+                "get": {"summary": "This document", "responses": {"200": {"description": "JSON"}}}
+            },
             f"{envoy_prefix}/{{path}}": {
                 "description": "Envoy ext_authz HTTP service (any method, any path below)"
             },
@@ -132,6 +155,7 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
         },
         "components": {
             "schemas": {
+                **definitions,
                 "Problem": {
                     "type": "object",
                     "required": ["title", "status"],
@@ -141,7 +165,7 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
                         "status": {"type": "integer"},
                         "detail": {"type": "string"},
                     },
-                }
+                },
             }
         },
     }
