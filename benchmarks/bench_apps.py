@@ -30,6 +30,7 @@ def bare() -> Starlette:
 
 
 def deployment(store: str) -> Path:
+    """The benchmarks' deployment config (nppa-2021, the demo key, one game route) on `store`."""
     folder = Path(tempfile.mkdtemp(prefix="mg-bench-"))
     path = folder / "deployment.yaml"
     path.write_text(

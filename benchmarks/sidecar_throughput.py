@@ -22,31 +22,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench_apps import deployment
 from middleware_throughput import free_port, wait_port
-from minorguard.demo import DEMO_SECRET, demo_token
+from minorguard.demo import demo_token
 
 HERE = Path(__file__).resolve().parent
 FRIDAY_EVENING = "2026-11-20T20:05:00+08:00"
-
-
-def config(folder: Path, redis_port: int) -> Path:
-    path = folder / "deployment.yaml"
-    path.write_text(
-        f"""policy: nppa-2021
-store: redis://127.0.0.1:{redis_port}/0
-store_timeout_ms: 200
-subject_secret: {{value: bench-subject-secret}}
-identity:
-  algorithms: [HS256]
-  issuer: minorguard-demo
-  audience: minorguard-demo
-  hs_secret: {{value: {DEMO_SECRET.decode()}}}
-routes:
-  - {{method: GET, path: /game/ping, activity: game}}
-""",
-        encoding="utf-8",
-    )
-    return path
 
 
 def script(folder: Path, name: str, birthdate: dt.date, door: str, *, delay_ms: float | None = None) -> Path:
@@ -152,7 +133,7 @@ def main() -> None:
             str(Path(sys.executable).parent / "minorguard"),
             "sidecar",
             "--config",
-            str(config(folder, redis_port)),
+            str(deployment(f"redis://127.0.0.1:{redis_port}/0")),
             "--port",
             str(sidecar_port),
             "--start-at",

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
+from middleware.mwkit import Clock, bj  # noqa: F401  (one clock and Beijing-time helper for both suites)
 from minorguard.adapters.identity import issue_token
 from minorguard.sidecar.app import SidecarApp
 from minorguard.sidecar.serve import build_sidecar
@@ -83,26 +83,8 @@ ROUTES: list[dict[str, Any]] = [
 EXEMPT = ["/healthz", "/metrics", "/static/*"]
 
 
-def bj(text: str) -> float:
-    """Epoch seconds of a Beijing wall-clock time, e.g. bj("2026-11-20 20:00:00")."""
-    return dt.datetime.fromisoformat(text).replace(tzinfo=BJ).timestamp()
-
-
 def bj_iso(text: str) -> str:
     return dt.datetime.fromisoformat(text).replace(tzinfo=BJ).isoformat()
-
-
-@dataclass
-class Clock:
-    """The engine's clock: a mutable instant (epoch seconds) the test moves."""
-
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
-
-    def set(self, text: str) -> None:
-        self.now = bj(text)
 
 
 def write_config(
