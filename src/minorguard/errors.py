@@ -39,10 +39,6 @@ class PolicyError(MinorguardError):
         )
 
 
-class CalendarError(MinorguardError):
-    """The holiday calendar has no data for a day and the policy says not to guess."""
-
-
 class StoreErrorKind(StrEnum):
     TIMEOUT = "timeout"
     CONNECTION = "connection"

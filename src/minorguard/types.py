@@ -30,9 +30,6 @@ class AgeBand(StrEnum):
         return self in (AgeBand.UNDER_8, AgeBand.AGE_8_15, AgeBand.AGE_16_17)
 
 
-MINOR_BANDS = (AgeBand.UNDER_8, AgeBand.AGE_8_15, AgeBand.AGE_16_17)
-
-
 class Outcome(StrEnum):
     ALLOW = "allow"
     DENY = "deny"

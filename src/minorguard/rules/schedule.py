@@ -113,10 +113,3 @@ def containing(intervals: Intervals, second: int) -> Interval | None:
         if interval[0] <= second < interval[1]:
             return interval
     return None
-
-
-def next_start(intervals: Intervals, second: int) -> int | None:
-    for start, _ in intervals:
-        if start > second:
-            return start
-    return None

@@ -14,7 +14,7 @@ from minorguard import decisionlog
 from minorguard.adapters.identity import IdentityError, parse_bearer
 from minorguard.middleware.body import json_object
 from minorguard.middleware.facts import BadFact, request_facts
-from minorguard.middleware.routes import Route, Where
+from minorguard.middleware.routes import Route
 from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
 from minorguard.wiring import Guard
 
@@ -131,9 +131,3 @@ def _record(
             latency=latency,
             front_door=front_door,
         )
-
-
-def header_source_names(route: Route) -> list[str]:
-    return [
-        s.name.lower() for s in (route.amount, route.game_id) if s is not None and s.where is Where.HEADER
-    ]
