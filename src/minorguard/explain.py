@@ -23,7 +23,7 @@ def compile_policy(source: str | Path, extra_calendars: tuple[Path, ...] = ()) -
     """Load a policy file or preset and compile it with the statutory calendar and its override files."""
     policy = load_policy(source)
     calendar = StatutoryCalendar((*policy.calendar_files, *extra_calendars))
-    return CompiledPolicy.build(policy, calendar.day_info)
+    return CompiledPolicy.build(policy, calendar.day_info, calendar.days_of_data_left)
 
 
 def decision_json(

@@ -10,7 +10,6 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from minorguard.adapters.base import CounterStore
-from minorguard.adapters.calendars import StatutoryCalendar
 from minorguard.adapters.identity import IdentityConfig, JwtVerifier
 from minorguard.adapters.stores import open_store
 from minorguard.deployment import IdentitySettings, LoadedDeployment, load_deployment
@@ -32,7 +31,6 @@ class Guard:
     metrics: Metrics
     reloader: PolicyReloader
     store: CounterStore
-    calendar: StatutoryCalendar
 
     async def close(self) -> None:
         await self.verifier.close()
@@ -42,7 +40,9 @@ class Guard:
         cp = self.engine.policy
         self.metrics.set_policy(cp.name, cp.policy.revision)
         today = cp.instant(today_epoch).date
-        self.metrics.calendar_days_left.set(self.calendar.days_of_data_left(today))
+        # the calendar of the policy in force: a hot reload may have brought new override files
+        if cp.coverage is not None:
+            self.metrics.calendar_days_left.set(cp.coverage(today))
 
 
 def build_guard(
@@ -55,7 +55,6 @@ def build_guard(
     settings = deployment.settings
     metrics = Metrics(registry if registry is not None else CollectorRegistry())
     compiled = compile_policy(deployment.policy_source)
-    calendar = StatutoryCalendar(compiled.policy.calendar_files)
     store = open_store(deployment.store_url(), timeout=settings.store_timeout_ms / 1000)
     engine = Engine(
         compiled, store, subject_secret=deployment.subject_secret(), clock=clock, observer=metrics
@@ -64,7 +63,7 @@ def build_guard(
     reloader = PolicyReloader(
         deployment.policy_source, metrics=metrics, interval=settings.policy_reload_seconds
     )
-    guard = Guard(deployment, engine, verifier, deployment.route_table(), metrics, reloader, store, calendar)
+    guard = Guard(deployment, engine, verifier, deployment.route_table(), metrics, reloader, store)
     guard.refresh_gauges(clock())
     return guard
 

@@ -47,6 +47,7 @@ class CompiledPolicy:
     lookup: DayLookup
     limits: dict[tuple[AgeBand, DayType], int]  # seconds of play per band and day type
     warn_before: tuple[int, ...]  # warning thresholds in seconds, largest first
+    coverage: Callable[[dt.date], int] | None = None  # days of holiday data left from a date
     _names: dict[dt.date, tuple[str, str]] = field(default_factory=dict)
     _days: dict[dt.date, DayInfo] = field(default_factory=dict)
     _allowed: dict[tuple[dt.date, bool], Intervals] = field(default_factory=dict)
@@ -54,7 +55,9 @@ class CompiledPolicy:
     _next: dict[tuple[object, ...], dt.datetime | None] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, policy: Policy, lookup: DayLookup) -> CompiledPolicy:
+    def build(
+        cls, policy: Policy, lookup: DayLookup, coverage: Callable[[dt.date], int] | None = None
+    ) -> CompiledPolicy:
         game = policy.spec.game
         schedule = Schedule.compile(game.curfew, game.play_windows, policy.spec.calendar.mode)
         play = game.play_time
@@ -64,7 +67,9 @@ class CompiledPolicy:
             for day_type in DayType
         }
         warn_before = tuple(sorted((m * 60 for m in play.warn_before_minutes), reverse=True))
-        return cls(policy, ZoneInfo(policy.spec.timezone), schedule, lookup, limits, warn_before)
+        compiled = cls(policy, ZoneInfo(policy.spec.timezone), schedule, lookup, limits, warn_before)
+        compiled.coverage = coverage
+        return compiled
 
     @property
     def name(self) -> str:
