@@ -50,3 +50,21 @@ async def test_the_calendar_gauge_follows_a_reloaded_policys_override_files(tmp_
         assert registry.get_sample_value("minorguard_calendar_coverage_days") == 39 + 365
     finally:
         await guard.close()
+
+
+async def test_an_edited_holiday_override_file_alone_is_reloaded(tmp_path: Path) -> None:
+    """Changing only an override file (not the policy) reloads the policy: decisions depend on it."""
+    shutil.copy(DATA / "override-2027-sample.yaml", tmp_path / "holidays-2027.yaml")
+    policy = "name: shop\nextends: nppa-2021\ncalendar:\n  override_files: [holidays-2027.yaml]\n"
+    registry = CollectorRegistry()
+    guard = build_guard(write(tmp_path, policy), registry=registry, clock=lambda: NOV_22)
+    try:
+        guard.reloader.interval = 0.0
+        guard.reloader.maybe_reload(guard.engine)  # nothing changed: no reload
+        assert registry.get_sample_value("minorguard_policy_reloads_total", {"result": "success"}) is None
+        override = tmp_path / "holidays-2027.yaml"
+        override.write_text(override.read_text(encoding="utf-8") + "\n# corrected\n", encoding="utf-8")
+        guard.reloader.maybe_reload(guard.engine)
+        assert registry.get_sample_value("minorguard_policy_reloads_total", {"result": "success"}) == 1
+    finally:
+        await guard.close()

@@ -61,7 +61,10 @@ def build_guard(
     )
     verifier = JwtVerifier(identity_config(settings.identity, deployment.base))
     reloader = PolicyReloader(
-        deployment.policy_source, metrics=metrics, interval=settings.policy_reload_seconds
+        deployment.policy_source,
+        metrics=metrics,
+        interval=settings.policy_reload_seconds,
+        watching=compiled.policy.calendar_files,
     )
     guard = Guard(deployment, engine, verifier, deployment.route_table(), metrics, reloader, store)
     guard.refresh_gauges(clock())

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from minorguard.engine import Engine
@@ -19,11 +20,18 @@ LOG = logging.getLogger("minorguard")
 
 
 class PolicyReloader:
-    def __init__(self, source: str | Path, *, metrics: Metrics | None = None, interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        source: str | Path,
+        *,
+        metrics: Metrics | None = None,
+        interval: float = 2.0,
+        watching: Iterable[Path] = (),
+    ) -> None:
         self.path = Path(source)
         self.metrics = metrics
         self.interval = interval
-        self._stamp = self._stat()
+        self._stamp = self._stat(tuple(watching))
         self._checked = time.monotonic()
         self._forced = False
 
@@ -43,7 +51,7 @@ class PolicyReloader:
         if not self._forced and now - self._checked < self.interval:
             return
         self._checked = now
-        stamp = self._stat()
+        stamp = self._stat(engine.policy.policy.calendar_files)
         if not self._forced and stamp == self._stamp:
             return
         self._forced = False
@@ -78,9 +86,15 @@ class PolicyReloader:
         if self.metrics is not None:
             self.metrics.policy_reloads.labels(result).inc()
 
-    def _stat(self) -> tuple[int, int] | None:
-        try:
-            info = os.stat(self.path)
-        except OSError:
-            return None
-        return (info.st_mtime_ns, info.st_size)
+    def _stat(self, calendar_files: tuple[Path, ...]) -> tuple[tuple[int, int] | None, ...]:
+        """The policy file's and its holiday override files' modification times and sizes: an edited
+        override file changes decisions too."""
+        return tuple(_file_stamp(path) for path in (self.path, *calendar_files))
+
+
+def _file_stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
