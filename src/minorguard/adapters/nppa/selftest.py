@@ -27,40 +27,26 @@ _DIGITS = "一二三四五六七八"
 SUCCESS_AIS = tuple(f"1000000000000000{n:02d}" for n in range(1, 9))
 PENDING_AIS = tuple(f"2000000000000000{n:02d}" for n in range(1, 9))
 FAILED_AIS = tuple(f"3000000000000000{n:02d}" for n in range(1, 9))
-SUCCESS_PEOPLE = tuple(
-    zip(
-        SUCCESS_AIS,
-        (f"某一{d}" for d in _DIGITS),
-        (
-            "110000190101010001", "110000190101020007", "110000190101030002", "110000190101040008",
-            "11000019010101001X", "110000190101020015", "110000190101030010", "110000190101040016",
-        ),
-        strict=True,
-    )
-)  # fmt: skip
-PENDING_PEOPLE = tuple(
-    zip(
-        PENDING_AIS,
-        (f"某二{d}" for d in _DIGITS),
-        (
-            "110000190201010009", "110000190201020004", "11000019020103000X", "110000190201040005",
-            "110000190201010017", "110000190201020012", "110000190201030018", "110000190201040013",
-        ),
-        strict=True,
-    )
-)  # fmt: skip
+
+
+def _people(ais: tuple[str, ...], middle: str, ids: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """The test system's preset people: ai N pairs with the name 某<middle><N> and ID number N."""
+    return tuple(zip(ais, (f"某{middle}{d}" for d in _DIGITS), ids, strict=True))
+
+
+SUCCESS_PEOPLE = _people(SUCCESS_AIS, "一", (
+    "110000190101010001", "110000190101020007", "110000190101030002", "110000190101040008",
+    "11000019010101001X", "110000190101020015", "110000190101030010", "110000190101040016",
+))  # fmt: skip
+PENDING_PEOPLE = _people(PENDING_AIS, "二", (
+    "110000190201010009", "110000190201020004", "11000019020103000X", "110000190201040005",
+    "110000190201010017", "110000190201020012", "110000190201030018", "110000190201040013",
+))  # fmt: skip
 # Not preset: well-formed (valid check character) numbers the test system does not know.
-FAILED_PEOPLE = tuple(
-    zip(
-        FAILED_AIS,
-        (f"某三{d}" for d in _DIGITS),
-        (
-            "110000190301010006", "110000190301020001", "110000190301030007", "110000190301040002",
-            "110000190301050008", "110000190301060003", "110000190301070009", "110000190301080004",
-        ),
-        strict=True,
-    )
-)  # fmt: skip
+FAILED_PEOPLE = _people(FAILED_AIS, "三", (
+    "110000190301010006", "110000190301020001", "110000190301030007", "110000190301040002",
+    "110000190301050008", "110000190301060003", "110000190301070009", "110000190301080004",
+))  # fmt: skip
 PRESET_PIS = (
     "1fffbjzos82bs9cnyj1dna7d6d29zg4esnh99u", "1fffbkmd9ebtwi7u7f4oswm9li6twjydqs7qjv",
     "1fffblf892i0p1zh6wlec2quukxtw29v4yismp", "1fffbmr55j92gttv5wxspm0mgvw8x3p0n7cy0j",
