@@ -8,8 +8,12 @@ import json
 import logging
 import secrets
 import time
+from typing import TYPE_CHECKING
 
 from minorguard.types import Decision
+
+if TYPE_CHECKING:
+    from minorguard.metrics import Metrics
 
 LOGGER = logging.getLogger("minorguard.decisions")
 
@@ -45,3 +49,31 @@ def log_decision(
         "latency_ms": round(latency * 1000, 3),
     }
     LOGGER.info(json.dumps(event, ensure_ascii=False))
+
+
+def record(
+    metrics: Metrics | None,
+    *,
+    subject_key: str | None,
+    activity: str,
+    decision: Decision,
+    policy: str,
+    revision: str,
+    started: float,
+    front_door: str,
+) -> None:
+    """Count a decision and, when the decisions logger is on, write its audit line: what every front
+    door does once it has decided."""
+    latency = time.perf_counter() - started
+    if metrics is not None:
+        metrics.observe(activity, decision, latency)
+    if enabled():
+        log_decision(
+            subject_key=subject_key,
+            activity=activity,
+            decision=decision,
+            policy=policy,
+            revision=revision,
+            latency=latency,
+            front_door=front_door,
+        )

@@ -17,6 +17,11 @@ class Activity(StrEnum):
     LIVESTREAM_PUBLISHER_REGISTRATION = "livestream_publisher_registration"
     LIVESTREAM_TIP = "livestream_tip"
 
+    @property
+    def spends(self) -> bool:
+        """Purchases and tips move money: they reserve, then commit or release."""
+        return self in (Activity.PURCHASE, Activity.LIVESTREAM_TIP)
+
 
 class AgeBand(StrEnum):
     UNDER_8 = "under_8"

@@ -11,15 +11,15 @@ import datetime as dt
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from minorguard.middleware.messages import AGAIN, TITLES, pick_language
-from minorguard.types import Decision, Reason
+from minorguard.types import Activity, Decision, Outcome, Reason
 
 PROBLEM_TYPE = "urn:minorguard:reason:"
 CONTENT_LANGUAGE = ("zh-CN", "en")
-_IDENTITY = (Reason.IDENTITY_MISSING, Reason.IDENTITY_INVALID)
+IDENTITY_REASONS = (Reason.IDENTITY_MISSING, Reason.IDENTITY_INVALID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,7 @@ class Answer:
 
 
 def status_of(reason: Reason) -> int:
-    if reason in _IDENTITY:
+    if reason in IDENTITY_REASONS:
         return 401
     if reason is Reason.STORE_UNAVAILABLE:
         return 503
@@ -122,3 +122,18 @@ def allow_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     if decision.warnings:
         headers.append((b"minorguard-warning", ", ".join(w.code.value for w in decision.warnings).encode()))
     return headers
+
+
+def refuse_replay(decision: Decision, activity: Activity) -> Decision:
+    """A front door that runs the backend must not run one purchase twice: an allowed replay of an
+    Idempotency-Key whose purchase went ahead or is in flight becomes a duplicate_request deny. (The
+    decision API answers the replay itself: its client settles the same reservation.)"""
+    if not (decision.allowed and decision.replayed and activity.spends):
+        return decision
+    return replace(
+        decision,
+        outcome=Outcome.DENY,
+        reason=Reason.DUPLICATE_REQUEST,
+        rule="idempotency",
+        detail="this Idempotency-Key was used for a purchase that went ahead or is in flight",
+    )

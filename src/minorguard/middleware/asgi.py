@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +17,20 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minorguard import decisionlog
-from minorguard.adapters.identity import IdentityError, parse_bearer
+from minorguard.adapters.identity import parse_bearer
 from minorguard.engine import Clock, Engine
 from minorguard.errors import StoreError
 from minorguard.metrics import Metrics
 from minorguard.middleware import messages
-from minorguard.middleware.answers import Answer, allow_headers, bad_request, deny_answer
+from minorguard.middleware.answers import Answer, allow_headers, bad_request, deny_answer, refuse_replay
 from minorguard.middleware.body import BodyTooLarge, json_object, read_body
 from minorguard.middleware.facts import BadFact, request_facts
 from minorguard.middleware.reload import PolicyReloader
 from minorguard.middleware.routes import Match, RouteTable, Where
-from minorguard.middleware.verifier import Verifier
-from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
+from minorguard.middleware.verifier import Verifier, identify
+from minorguard.types import Activity, Decision, Facts, Subject
 
 LOG = logging.getLogger("minorguard")
-_SPENDING = (Activity.PURCHASE, Activity.LIVESTREAM_TIP)
 
 
 class MinorGuardMiddleware:
@@ -101,7 +99,7 @@ class MinorGuardMiddleware:
         headers = _headers(scope["headers"], match)
         language = headers.get("accept-language")
         started = time.perf_counter()
-        subject = await self._subject(headers.get("authorization"))
+        subject = await identify(self.verifier, parse_bearer(headers.get("authorization")), self.metrics)
         if isinstance(subject, Decision):
             await self._refuse(scope, send, subject, match, started, language, None)
             return
@@ -122,36 +120,15 @@ class MinorGuardMiddleware:
         if not decision.allowed:
             await self._refuse(scope, send, decision, match, started, language, subject, recorded=True)
             return
-        if decision.replayed and facts.activity in _SPENDING:
-            # the key's purchase went ahead or is in flight: running the app again would move money
-            # that is counted once
-            duplicate = replace(
-                decision,
-                outcome=Outcome.DENY,
-                reason=Reason.DUPLICATE_REQUEST,
-                rule="idempotency",
-                detail="this Idempotency-Key was used for a purchase that went ahead or is in flight",
-            )
-            await self._refuse(scope, send, duplicate, match, started, language, subject, recorded=True)
+        refused = refuse_replay(decision, facts.activity)
+        if refused is not decision:
+            await self._refuse(scope, send, refused, match, started, language, subject, recorded=True)
             return
         extra = allow_headers(decision) if kind == "http" else []
-        if decision.reservation_id is not None and facts.activity in _SPENDING:
+        if decision.reservation_id is not None and facts.activity.spends:
             await self._run_reserved(scope, receive, send, subject, decision.reservation_id, extra)
         else:
             await self.app(scope, receive, _adding(send, extra) if extra else send)
-
-    async def _subject(self, authorization: str | None) -> Subject | Decision:
-        token = parse_bearer(authorization)
-        try:
-            cached = self.verifier.verify_cached(token) if token is not None else None
-            return cached if cached is not None else await self.verifier.verify(token)
-        except IdentityError as exc:
-            if self.metrics is not None:
-                self.metrics.identity_failures.labels(exc.kind.value).inc()
-            reason = Reason.IDENTITY_MISSING if token is None else Reason.IDENTITY_INVALID
-            return Decision(
-                outcome=Outcome.DENY, reason=reason, band=AgeBand.UNVERIFIED, rule="identity", detail=str(exc)
-            )
 
     async def _facts(
         self, scope: Scope, receive: Receive, headers: dict[str, str], match: Match
@@ -249,20 +226,17 @@ class MinorGuardMiddleware:
     def _record(
         self, subject: Subject | None, activity: Activity, decision: Decision, started: float
     ) -> None:
-        latency = time.perf_counter() - started
-        if self.metrics is not None:
-            self.metrics.observe(activity.value, decision, latency)
-        if decisionlog.enabled():
-            policy = self.engine.policy.policy
-            decisionlog.log_decision(
-                subject_key=None if subject is None else self.engine.user_key(subject.subject_id),
-                activity=activity.value,
-                decision=decision,
-                policy=policy.name,
-                revision=policy.revision,
-                latency=latency,
-                front_door="middleware",
-            )
+        policy = self.engine.policy.policy
+        decisionlog.record(
+            self.metrics,
+            subject_key=None if subject is None else self.engine.user_key(subject.subject_id),
+            activity=activity.value,
+            decision=decision,
+            policy=policy.name,
+            revision=policy.revision,
+            started=started,
+            front_door="middleware",
+        )
 
 
 def _route_path(scope: Scope) -> str:

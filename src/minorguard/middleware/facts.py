@@ -6,9 +6,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from minorguard.middleware.routes import Route, Source, Where
-from minorguard.types import Activity, Facts
-
-_SPENDING = (Activity.PURCHASE, Activity.LIVESTREAM_TIP)
+from minorguard.types import Facts
 
 
 class BadFact(Exception):
@@ -62,7 +60,7 @@ def request_facts(
     amount = None
     if route.amount is not None:
         amount = amount_fen(route.amount, lookup(route.amount, body, headers, query, params))
-    elif route.activity in _SPENDING:
+    elif route.activity.spends:
         raise BadFact("this route has no amount source configured")
     game_id = text(lookup(route.game_id, body, headers, query, params)) if route.game_id else None
     return Facts(route.activity, amount, game_id, route.game_rating)

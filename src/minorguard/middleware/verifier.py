@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from minorguard.types import Subject
+from minorguard.adapters.identity import IdentityError
+from minorguard.types import AgeBand, Decision, Outcome, Reason, Subject
+
+if TYPE_CHECKING:
+    from minorguard.metrics import Metrics
 
 
 class Verifier(Protocol):
@@ -15,3 +19,16 @@ class Verifier(Protocol):
     def verify_cached(self, token: str, now: float | None = None) -> Subject | None:
         """The subject of a token verified before (no signature check), or None when not cached."""
         ...
+
+
+async def identify(verifier: Verifier, token: str | None, metrics: Metrics | None) -> Subject | Decision:
+    """The subject of a bearer token (a cached one without an await), or the 401 deny every front door
+    answers for a missing or invalid token."""
+    try:
+        cached = verifier.verify_cached(token) if token is not None else None
+        return cached if cached is not None else await verifier.verify(token)
+    except IdentityError as exc:
+        if metrics is not None:
+            metrics.identity_failures.labels(exc.kind.value).inc()
+        reason = Reason.IDENTITY_MISSING if token is None else Reason.IDENTITY_INVALID
+        return Decision(Outcome.DENY, reason, AgeBand.UNVERIFIED, rule="identity", detail=str(exc))

@@ -11,33 +11,24 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from minorguard.errors import StoreError
-from minorguard.middleware.answers import Answer, deny_answer, deny_headers
+from minorguard.middleware.answers import (
+    IDENTITY_REASONS,
+    Answer,
+    deny_answer,
+    deny_headers,
+    refuse_replay,
+    status_of,
+)
 from minorguard.middleware.routes import Route, Source, Where
 from minorguard.sidecar.bodies import decision_json, upstream_headers
 from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
 from minorguard.sidecar.inputs import parse_decision_request
 from minorguard.sidecar.judge import RESERVATION_SEPARATOR, Verdict, bearer, judge
-from minorguard.types import Activity, Decision, Outcome, Reason
-
-_IDENTITY = (Reason.IDENTITY_MISSING, Reason.IDENTITY_INVALID)
-_SPENDING = (Activity.PURCHASE, Activity.LIVESTREAM_TIP)
-
-
-def duplicate(decision: Decision) -> Decision:
-    """A replayed Idempotency-Key whose purchase went ahead or is in flight, as a deny (the decision API
-    answers the replay itself: there the client settles the same reservation)."""
-    return replace(
-        decision,
-        outcome=Outcome.DENY,
-        reason=Reason.DUPLICATE_REQUEST,
-        rule="idempotency",
-        detail="this Idempotency-Key was used for a purchase that went ahead or is in flight",
-    )
+from minorguard.types import Reason
 
 
 async def decisions(request: Request) -> None:
@@ -188,14 +179,14 @@ async def nginx(request: Request) -> None:
             ),
         )
         return
-    if decision is not None and decision.allowed and decision.replayed and verdict.activity in _SPENDING:
-        decision = duplicate(decision)  # the key's purchase went ahead: the backend must not run it twice
+    if decision is not None and verdict.activity is not None:
+        decision = refuse_replay(decision, verdict.activity)  # the backend must not run one purchase twice
     if decision is None or decision.allowed:
         await send_answer(
             request.send, Answer(200, [*upstream_headers(verdict), (b"content-length", b"0")], b"")
         )
         return
-    status = 401 if decision.reason in _IDENTITY else 403  # nginx understands no other
+    status = 401 if decision.reason in IDENTITY_REASONS else 403  # nginx understands no other
     now = request.app.guard.engine.clock()
     extra = [(b"www-authenticate", b'Bearer realm="minorguard"')] if status == 401 else []
     await send_answer(
@@ -267,8 +258,8 @@ async def _proxy_judge(
 async def _answer_verbatim(request: Request, verdict: Verdict) -> None:
     """Envoy and Traefik: a deny's status, problem+json body and headers reach the client as they are."""
     decision = verdict.decision
-    if decision is not None and decision.allowed and decision.replayed and verdict.activity in _SPENDING:
-        decision = duplicate(decision)  # the key's purchase went ahead: the backend must not run it twice
+    if decision is not None and verdict.activity is not None:
+        decision = refuse_replay(decision, verdict.activity)  # the backend must not run one purchase twice
     if verdict.bad_request is not None:
         await send_answer(
             request.send, problem_answer(400, "Invalid request", verdict.bad_request, field=verdict.field)
@@ -279,10 +270,8 @@ async def _answer_verbatim(request: Request, verdict: Verdict) -> None:
             request.send, Answer(200, [*upstream_headers(verdict), (b"content-length", b"0")], b"")
         )
         return
-    status = (
-        409 if decision.reason is Reason.DUPLICATE_REQUEST else 401 if decision.reason in _IDENTITY else 403
-    )
-    # never 5xx: proxies take that for an outage
+    # the middleware's statuses, but never a 5xx: proxies take that for an outage
+    status = 403 if decision.reason is Reason.STORE_UNAVAILABLE else status_of(decision.reason)
     answer = deny_answer(
         decision, request.headers.get("accept-language"), now=request.app.guard.engine.clock(), status=status
     )

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from minorguard import decisionlog
-from minorguard.adapters.identity import IdentityError, parse_bearer
+from minorguard.adapters.identity import parse_bearer
 from minorguard.middleware.body import json_object
 from minorguard.middleware.facts import BadFact, request_facts
 from minorguard.middleware.routes import Route
-from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
+from minorguard.middleware.verifier import identify
+from minorguard.types import Activity, Decision, Facts
 from minorguard.wiring import Guard
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ async def judge(
         return Verdict(None)
     started = time.perf_counter()
     guard.reloader.maybe_reload(guard.engine)
-    subject = await _subject(guard, token)
+    subject = await identify(guard.verifier, token, guard.metrics)
     if isinstance(subject, Decision):
         _record(guard, None, route.activity, subject, started, front_door)
         return Verdict(subject, route.activity)
@@ -80,16 +81,6 @@ async def judge(
     if reporter is not None:
         await reporter.saw(subject, facts.activity, result)
     return Verdict(result, facts.activity, user_key)
-
-
-async def _subject(guard: Guard, token: str | None) -> Subject | Decision:
-    try:
-        cached = guard.verifier.verify_cached(token) if token is not None else None
-        return cached if cached is not None else await guard.verifier.verify(token)
-    except IdentityError as exc:
-        guard.metrics.identity_failures.labels(exc.kind.value).inc()
-        reason = Reason.IDENTITY_MISSING if token is None else Reason.IDENTITY_INVALID
-        return Decision(Outcome.DENY, reason, AgeBand.UNVERIFIED, rule="identity", detail=str(exc))
 
 
 def bearer(headers: dict[str, str]) -> str | None:
@@ -118,16 +109,14 @@ def _record(
     started: float,
     front_door: str,
 ) -> None:
-    latency = time.perf_counter() - started
-    guard.metrics.observe(activity, decision, latency)
-    if decisionlog.enabled():
-        policy = guard.engine.policy.policy
-        decisionlog.log_decision(
-            subject_key=user_key,
-            activity=activity,
-            decision=decision,
-            policy=policy.name,
-            revision=policy.revision,
-            latency=latency,
-            front_door=front_door,
-        )
+    policy = guard.engine.policy.policy
+    decisionlog.record(
+        guard.metrics,
+        subject_key=user_key,
+        activity=activity,
+        decision=decision,
+        policy=policy.name,
+        revision=policy.revision,
+        started=started,
+        front_door=front_door,
+    )
