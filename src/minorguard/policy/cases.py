@@ -18,13 +18,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
 from minorguard.errors import PolicyError, Problem
-from minorguard.policy.yamlfile import Document, dotted, load_document
+from minorguard.policy.loader import problem_of
+from minorguard.policy.yamlfile import load_document
 from minorguard.types import Activity, Outcome, Reason, WarningCode
 
 _DURATION = re.compile(r"^(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+)s)?$")
@@ -104,7 +105,7 @@ def load_cases(path: Path) -> LoadedCases:
     try:
         parsed = CaseFile.model_validate_json(json.dumps(doc.data), strict=True)
     except ValidationError as exc:
-        problems.extend(_problem(doc, error) for error in exc.errors())
+        problems.extend(problem_of(CaseFile, error, {}, doc) for error in exc.errors())
         raise PolicyError(problems) from None
     if problems:
         raise PolicyError(problems)
@@ -114,13 +115,6 @@ def load_cases(path: Path) -> LoadedCases:
         policy = str(candidate)
     lines = [doc.mark(("cases", i)).line for i in range(len(parsed.cases))]
     return LoadedCases(str(path), policy, parsed.cases, lines)
-
-
-def _problem(doc: Document, error: Any) -> Problem:
-    loc = tuple(error["loc"])
-    mark = doc.mark(loc, key=error["type"] == "extra_forbidden")
-    message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-    return Problem(mark.file, mark.line, mark.column, dotted(loc), message)
 
 
 def parse_at(text: str, zone: dt.tzinfo) -> dt.datetime:
