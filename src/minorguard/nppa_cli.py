@@ -97,12 +97,8 @@ def _key(args: argparse.Namespace) -> SecretKey:
 def _endpoints(args: argparse.Namespace, test_code: str | None) -> Endpoints:
     from minorguard.adapters.nppa.models import Endpoints  # noqa: PLC0415  (optional dependencies)
 
-    if test_code is not None:
-        base = TEST_SYSTEM if args.base_url == PRODUCTION else args.base_url
-        return Endpoints.test_system(test_code, base)
-    if args.base_url == PRODUCTION:
-        return Endpoints.production(api2_scheme=args.api2_scheme)
-    return Endpoints.under(args.base_url)
+    base = None if args.base_url == PRODUCTION else args.base_url
+    return Endpoints.choose(base, test_code, api2_scheme=args.api2_scheme)
 
 
 def _client(

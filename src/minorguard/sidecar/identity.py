@@ -28,14 +28,7 @@ def nppa_client(deployment: LoadedDeployment) -> NppaClient | None:
     from minorguard.adapters.nppa.client import NppaClient  # noqa: PLC0415  (httpx only when configured)
     from minorguard.adapters.nppa.models import Endpoints  # noqa: PLC0415
 
-    if settings.test_code is not None:
-        endpoints = Endpoints.test_system(
-            settings.test_code, *([settings.base_url] if settings.base_url else [])
-        )
-    elif settings.base_url is not None:
-        endpoints = Endpoints.under(settings.base_url)
-    else:
-        endpoints = Endpoints.production()
+    endpoints = Endpoints.choose(settings.base_url, settings.test_code)
     secret = SecretKey(settings.secret_key.read(deployment.base).decode())
     return NppaClient(endpoints, app_id=settings.app_id, biz_id=settings.biz_id, secret_key=secret)
 

@@ -44,6 +44,16 @@ class Endpoints:
         return cls(PRODUCTION_CHECK, api2 + QUERY_PATH, api2 + LOGINOUT_PATH)
 
     @classmethod
+    def choose(cls, base_url: str | None, test_code: str | None, *, api2_scheme: str = "https") -> Endpoints:
+        """The official test system when a test code is given (under `base_url` if set), else the
+        production paths under `base_url`, else NPPA production."""
+        if test_code is not None:
+            return cls.test_system(test_code, base_url or TEST_SYSTEM)
+        if base_url is not None:
+            return cls.under(base_url)
+        return cls.production(api2_scheme=api2_scheme)
+
+    @classmethod
     def under(cls, base_url: str) -> Endpoints:
         """The production paths under another base URL (a proxy, a gateway, a fake server in tests)."""
         base = _base(base_url)
