@@ -28,7 +28,7 @@ import uvicorn
 from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp
 
-from middleware.mwkit import Clock, bj  # noqa: F401  (one clock and Beijing-time helper for both suites)
+from middleware.mwkit import Clock, bj, write_deployment  # noqa: F401  (one clock and Beijing-time helper for both suites)
 from minorguard.adapters.identity import issue_token
 from minorguard.sidecar.app import SidecarApp
 from minorguard.sidecar.serve import build_sidecar
@@ -96,30 +96,29 @@ def write_config(
     name: str = "deployment.yaml",
     **settings: Any,
 ) -> Path:
-    """A deployment config in `folder`. `policy="demo"` copies the demo policy next to it (so a test
-    may edit it); a preset name is used as it is."""
+    """A deployment config in `folder` (the middleware kit's writer with the sidecar tests' key, routes,
+    subject secret and admin token). `policy="demo"` copies the demo policy next to it."""
     folder.mkdir(parents=True, exist_ok=True)
-    if policy == "demo":
-        shutil.copy(DEMO_POLICY, folder / "demo.yaml")
-        policy = "demo.yaml"
-    config: dict[str, Any] = {
-        "policy": policy,
-        "store": store,
-        "subject_secret": {"value": SUBJECT_SECRET},
-        "admin_token": {"value": ADMIN_TOKEN},
-        "identity": {
-            "algorithms": ["HS256"],
-            "issuer": ISSUER,
-            "audience": AUDIENCE,
-            "hs_secret": {"value": SECRET},
-        },
-        "routes": routes or ROUTES,
-        "exempt_paths": EXEMPT,
-        **settings,
+    identity = {
+        "algorithms": ["HS256"],
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "hs_secret": {"value": SECRET},
     }
-    path = folder / name
-    path.write_text("# written by the sidecar tests\n" + json.dumps(config, indent=2) + "\n")
-    return path
+    return write_deployment(
+        folder,
+        policy=policy,
+        store=store,
+        routes=routes or ROUTES,
+        identity=identity,
+        name=name,
+        **{
+            "subject_secret": {"value": SUBJECT_SECRET},
+            "admin_token": {"value": ADMIN_TOKEN},
+            "exempt_paths": EXEMPT,
+            **settings,
+        },
+    )
 
 
 def token(
