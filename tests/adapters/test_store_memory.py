@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from storekit import T
+from storekit import heartbeat as store_heartbeat
 
 from minorguard.adapters.base import Bucket, SpendKind
 from minorguard.adapters.memory import MemoryCounterStore
@@ -10,21 +12,9 @@ from minorguard.errors import StoreError, StoreErrorKind
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-T = 1_795_053_600
-
 
 async def beat(store: MemoryCounterStore, user: str, now: int, ttl: int = 60) -> int:
-    result = await store.play_heartbeat(
-        user,
-        now=now,
-        day="2026-11-22",
-        prev_day="2026-11-21",
-        day_start=T - 36_000,
-        max_gap=120,
-        limit_seconds=7_200,
-        ttl_seconds=ttl,
-    )
-    return result.used_seconds
+    return await store_heartbeat(store, user, now, ttl=ttl)
 
 
 async def test_expired_entries_are_evicted_without_being_read_again() -> None:

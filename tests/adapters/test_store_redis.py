@@ -13,6 +13,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from storekit import T
+from storekit import heartbeat as store_heartbeat
 
 from minorguard.adapters.base import Bucket, CounterStore, ReservationStatus, SpendKind
 from minorguard.adapters.redis import RedisCounterStore
@@ -23,22 +25,11 @@ from redis_servers import RedisClusterServers, RedisServer, SentinelGroup, free_
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.redis]
 
-T = 1_795_053_600
 Kind = StoreErrorKind
 
 
 async def beat(store: CounterStore, user: str, now: int, ttl: int = 2 * 86_400) -> int:
-    result = await store.play_heartbeat(
-        user,
-        now=now,
-        day="2026-11-22",
-        prev_day="2026-11-21",
-        day_start=T - 36_000,
-        max_gap=120,
-        limit_seconds=7_200,
-        ttl_seconds=ttl,
-    )
-    return result.used_seconds
+    return await store_heartbeat(store, user, now, ttl=ttl)
 
 
 async def reserve(store: CounterStore, user: str, rid: str, now: int = T, ttl: int = 900) -> bool:
