@@ -616,3 +616,29 @@ def test_bad_tls_options_are_configuration_errors(url: str) -> None:
     with pytest.raises(StoreError) as caught:
         open_store(url)
     assert caught.value.kind is Kind.CONFIGURATION
+
+
+# --- event loops ------------------------------------------------------------------------------------
+
+
+def test_the_client_and_the_store_run_on_uvloop(redis_single: RedisServer) -> None:
+    """uvicorn[standard] and granian serve on uvloop when it is installed, and uvloop's transports are
+    no asyncio.Transport subclass: the client once refused them, and every store call failed."""
+    uvloop = pytest.importorskip("uvloop")  # a dev dependency: never skipped in CI
+
+    async def main() -> None:
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+        client = lean(redis_single, client_name="on-uvloop")
+        store = open_store(redis_single.url, timeout=1.0)
+        try:
+            await client.script_load(ECHO)
+            replies = await asyncio.gather(*(client.evalsha(ECHO_SHA, 0, i) for i in range(200)))
+            assert replies == [[str(i).encode()] for i in range(200)]
+            user = f"uvloop-{secrets.token_hex(4)}"
+            assert await heartbeat(store, user, T) == 0
+            assert await heartbeat(store, user, T + 60) == 60
+        finally:
+            await client.aclose()
+            await store.close()
+
+    uvloop.run(main())

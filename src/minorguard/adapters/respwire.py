@@ -10,7 +10,7 @@ import copy
 import math
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, cast
 
 import hiredis
 from redis import exceptions as rx
@@ -123,8 +123,8 @@ class Connection(asyncio.Protocol):
         self.lost: asyncio.Future[None] = loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # a stream transport, though not always an asyncio.Transport subclass (uvloop's is not)
+        self._transport = cast(asyncio.Transport, transport)
         self.open = True
 
     def send(self, packed: bytes, deadline: float = NEVER) -> asyncio.Future[Any]:
