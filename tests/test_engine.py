@@ -164,3 +164,75 @@ async def test_a_user_whose_play_time_is_used_up_is_answered_without_the_store(
     tomorrow = await engine.decide(KID, Facts(Activity.GAME), at=beijing("2026-11-20T09:00"))
     assert tomorrow.allowed
     assert len(counting.calls) == calls + 1
+
+
+# --- the minute memo: a minor's stateless game verdict is reused for the rest of its minute ----------
+
+
+def _compiled(tmp_path: Any, body: str) -> Any:
+    path = tmp_path / "memo.yaml"
+    path.write_text(f"name: memo\nextends: nppa-2021\n{body}", encoding="utf-8")
+    return compile_policy(path)
+
+
+async def test_memoised_heartbeats_decide_as_the_rules_do_second_by_second() -> None:
+    """Every second of 20:58:00-21:00:30 on a Friday: the engine (memo on) and a fresh engine per
+    request (memo cold) give the same decision, remaining seconds counting down to the window's end."""
+    warm = engine_on(MemoryCounterStore())
+    start = beijing("2026-11-20T20:58:00")
+    for offset in range(0, 150, 7):
+        at = start + offset
+        cold = engine_on(MemoryCounterStore())
+        # the cold engine's store has never seen the kid: replay the warm one's first heartbeat
+        await cold.decide(KID, Facts(Activity.GAME), at=start)
+        expected = await cold.decide(KID, Facts(Activity.GAME), at=at)
+        got = await warm.decide(KID, Facts(Activity.GAME), at=at)
+        assert got == expected, at - start
+    inside = await warm.decide(KID, Facts(Activity.GAME), at=beijing("2026-11-20T20:59:50"))
+    assert inside.remaining_seconds == 10
+    after = await warm.decide(KID, Facts(Activity.GAME), at=beijing("2026-11-20T21:00:00"))
+    assert after.reason is Reason.OUTSIDE_PLAY_WINDOW
+
+
+async def test_a_memoised_check_keeps_no_findings_of_an_earlier_request(tmp_path: Any) -> None:
+    """With play time report_only, a used-up limit adds a finding to the decision it allows; the next
+    request of the same minute, by another kid with time left, must not carry it."""
+    minutes = "{default: 2, holiday: 2}"
+    cp = _compiled(
+        tmp_path,
+        f"game:\n  play_time:\n    mode: report_only\n    daily_minutes:\n      age_8_15: {minutes}\n",
+    )
+    engine = Engine(cp, MemoryCounterStore(), subject_secret=b"s")
+    other = Subject("kid-2", KID.birthdate, True)
+    at = beijing("2026-11-20T20:00:00")
+    for second in range(0, 180, 30):  # three minutes of heartbeats use the kid's two up
+        await engine.decide(KID, Facts(Activity.GAME), at=at + second)
+    used_up = await engine.decide(KID, Facts(Activity.GAME), at=at + 190)
+    assert used_up.allowed
+    assert [f.reason for f in used_up.report_only] == [Reason.DAILY_PLAY_LIMIT]
+    fresh = await engine.decide(other, Facts(Activity.GAME), at=at + 200)
+    again = await engine.decide(KID, Facts(Activity.GAME), at=at + 210)
+    assert fresh.allowed
+    assert fresh.report_only == ()
+    assert [f.reason for f in again.report_only] == [Reason.DAILY_PLAY_LIMIT]
+
+
+async def test_a_reloaded_policy_is_applied_within_the_same_minute(tmp_path: Any) -> None:
+    engine = engine_on(MemoryCounterStore())
+    at = beijing("2026-11-20T20:30:00")
+    assert (await engine.decide(KID, Facts(Activity.GAME), at=at)).allowed
+    engine.policy = _compiled(tmp_path, "game:\n  curfew: {start: '20:00', end: '08:00'}\n")
+    denied = await engine.decide(KID, Facts(Activity.GAME), at=at + 5)
+    assert denied.reason is Reason.CURFEW
+
+
+async def test_subjects_with_the_same_id_and_other_claims_are_judged_apart() -> None:
+    """The memo is keyed by the subject object, not its id: a new token with another birthdate is
+    judged on its own claims in the same minute."""
+    engine = engine_on(MemoryCounterStore())
+    at = beijing("2026-11-20T20:30:00")
+    assert (await engine.decide(KID, Facts(Activity.GAME), at=at)).allowed
+    younger = Subject(KID.subject_id, dt.date(2020, 1, 1), True)
+    rated = Facts(Activity.GAME, game_rating=12)
+    assert (await engine.decide(KID, rated, at=at + 1)).allowed
+    assert (await engine.decide(younger, rated, at=at + 2)).reason is Reason.GAME_RATING

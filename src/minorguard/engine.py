@@ -19,9 +19,9 @@ from minorguard.adapters.base import CounterStore, subject_key
 from minorguard.counters import SettleResult, Usage
 from minorguard.errors import StoreError, StoreErrorKind
 from minorguard.rules.age import ADULT_AGE, age_reached_at
-from minorguard.rules.compiled import CompiledPolicy
+from minorguard.rules.compiled import CompiledPolicy, Instant
 from minorguard.rules.evaluate import StatefulCheck, evaluate_at
-from minorguard.rules.game import GuestCheck, PlayCheck, finish_guest, finish_play
+from minorguard.rules.game import GuestCheck, PlayCheck, check_game, finish_guest, finish_play
 from minorguard.rules.person import Person
 from minorguard.rules.spending import finish_spend
 from minorguard.types import (
@@ -40,6 +40,7 @@ from minorguard.types import (
 Clock = Callable[[], float]
 PLAY_KEY_TTL = 2 * 86400  # a day's play counter outlives its day by one: yesterday's split still lands
 _MAX_KEYS = 65536
+_MAX_MEMO = 32768  # game verdicts kept for the current minute (a few hundred bytes each)
 _ADULTS_ALWAYS = (Activity.GAME, Activity.PURCHASE)  # no rule limits adults here (tips have adult caps)
 ADULT_ALLOWED = Decision(Outcome.ALLOW, Reason.ALLOWED, AgeBand.ADULT)
 
@@ -66,7 +67,11 @@ class Engine:
         self.observer = observer
         self._secret = subject_secret
         self._keys: dict[str, str] = {}
-        self._adults: dict[tuple[str, dt.date], float] = {}
+        self._adults: dict[dt.date, float] = {}
+        self._adults_of: CompiledPolicy | None = None
+        # the stateless game verdicts of this minute: (id(subject), facts) -> (subject, verdict)
+        self._memo: dict[tuple[int, Facts], tuple[Subject, Decision | PlayCheck]] = {}
+        self._memo_of: tuple[CompiledPolicy, int] | None = None
         self._blocked: dict[tuple[str, str], tuple[float, Decision]] = {}  # (revision, user) -> until
 
     def user_key(self, subject_id: str) -> str:
@@ -82,30 +87,57 @@ class Engine:
         """The stateless part alone: a Decision, or the one stateful check the store must settle."""
         cp = self.policy
         epoch = self.clock() if at is None else at
-        # the hot path of most traffic: an adult's game or purchase is always allowed
-        birthdate = subject.birthdate
-        if (
-            facts.activity in _ADULTS_ALWAYS
-            and subject.verified
-            and birthdate is not None
-            and epoch >= self._adult_from(cp, birthdate)
-        ):
+        if self.adult_allows(subject, facts.activity, epoch):
             return ADULT_ALLOWED
         now = cp.instant(epoch)
+        if facts.activity is Activity.GAME:
+            return self._game(cp, subject, facts, now)
         person = Person.at(subject, now.date, cp.policy.spec.birthday, cp.zone)
         return evaluate_at(cp, person, facts, now)
 
-    def _adult_from(self, cp: CompiledPolicy, birthdate: dt.date) -> float:
-        """The instant (epoch) a person born on `birthdate` comes of age under the policy in force."""
-        key = (cp.policy.revision, birthdate)
-        found = self._adults.get(key)
-        if found is None:
+    def adult_allows(self, subject: Subject, activity: Activity, epoch: float) -> bool:
+        """The hot path of most traffic: no rule limits a verified adult's game or purchase."""
+        birthdate = subject.birthdate
+        if activity not in _ADULTS_ALWAYS or not subject.verified or birthdate is None:
+            return False
+        cp = self.policy
+        if self._adults_of is not cp:  # a reload may change the birthday rule or the zone
+            self._adults.clear()
+            self._adults_of = cp
+        adult_from = self._adults.get(birthdate)
+        if adult_from is None:
             if len(self._adults) >= _MAX_KEYS:
                 self._adults.clear()
-            found = self._adults[key] = age_reached_at(
+            adult_from = self._adults[birthdate] = age_reached_at(
                 birthdate, ADULT_AGE, cp.policy.spec.birthday, cp.zone
             ).timestamp()
-        return found
+        return epoch >= adult_from
+
+    def _game(
+        self, cp: CompiledPolicy, subject: Subject, facts: Facts, now: Instant
+    ) -> Decision | StatefulCheck:
+        """The stateless game rules read the subject, the facts, the local date and the wall clock, whose
+        boundaries are whole minutes (policy times are "HH:MM"). So a deny, or the heartbeat a minor
+        must make, holds for the rest of the minute: later requests of the minute reuse it."""
+        minute = now.epoch - now.second % 60
+        if self._memo_of is None or self._memo_of[0] is not cp or self._memo_of[1] != minute:
+            self._memo.clear()
+            self._memo_of = (cp, minute)
+        key = (id(subject), facts)
+        kept = self._memo.get(key)
+        if kept is not None and kept[0] is subject:  # the memo holds the subject, so its id is unique
+            verdict = kept[1]
+            return verdict if isinstance(verdict, Decision) else verdict.at(now)
+        person = Person.at(subject, now.date, cp.policy.spec.birthday, cp.zone)
+        result = check_game(cp, person, facts, now)
+        # an allow without a heartbeat carries the seconds left in the window: not kept
+        if isinstance(result, PlayCheck) or (isinstance(result, Decision) and not result.allowed):
+            if len(self._memo) >= _MAX_MEMO:
+                self._memo.clear()
+            self._memo[key] = (subject, result)
+            if isinstance(result, PlayCheck):
+                return result.at(now)  # the kept one stays unused: finish_play may add findings
+        return result
 
     async def decide(
         self, subject: Subject, facts: Facts, *, idempotency_key: str | None = None, at: float | None = None

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minorguard import decisionlog
 from minorguard.adapters.identity import parse_bearer
-from minorguard.engine import Clock, Engine
+from minorguard.engine import ADULT_ALLOWED, Clock, Engine
 from minorguard.errors import StoreError
 from minorguard.metrics import Metrics
 from minorguard.middleware import messages
@@ -86,24 +86,54 @@ class MinorGuardMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        path = _route_path(scope)
-        if self.routes.is_exempt(path):
-            await self.app(scope, receive, send)
-            return
-        match = self.routes.match(scope.get("method", "GET"), path)
-        if match is None:
+        match = self.routes.judged(scope.get("method", "GET"), _route_path(scope))
+        if match is None:  # exempt, or no route: not enforced
             await self.app(scope, receive, send)
             return
         if self.reloader is not None:
             self.reloader.maybe_reload(self.engine)
+        started = time.perf_counter()
+        engine = self.engine
+        facts = match.plain
+        # the hot path of most traffic: a cached token of an adult on a route that reads nothing else
+        auth = _authorization(scope["headers"])
+        subject = None if auth is None else self.verifier.cached_header(auth, time.time())
+        if (
+            subject is not None
+            and facts is not None
+            and engine.adult_allows(subject, facts.activity, engine.clock())
+        ):
+            decisionlog.record(
+                self.metrics, engine, subject.subject_id, facts.activity, ADULT_ALLOWED, started, _DOOR
+            )
+            scope.setdefault("state", {})["minorguard"] = ADULT_ALLOWED
+            await self.app(scope, receive, send)
+            return
+        await self._guarded(scope, receive, send, match, subject, started)
+
+    async def _guarded(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        match: Match,
+        subject: Subject | None,
+        started: float,
+    ) -> None:
+        """Every other request: identity (unless cached), facts, the engine, the answer."""
+        kind = scope["type"]
+        engine = self.engine
+        facts = match.plain
         headers = _headers(scope["headers"], match)
         language = headers.get("accept-language")
-        started = time.perf_counter()
-        subject = await identify(self.verifier, parse_bearer(headers.get("authorization")), self.metrics)
-        if isinstance(subject, Decision):
-            await self._refuse(scope, send, subject, match, started, language, None)
-            return
-        facts = self.routes.plain_facts(match.route)  # a route that reads nothing from the request
+        if subject is None:
+            identified = await identify(
+                self.verifier, parse_bearer(headers.get("authorization")), self.metrics
+            )
+            if isinstance(identified, Decision):
+                await self._refuse(scope, send, identified, match, started, language, None)
+                return
+            subject = identified
         if facts is None:
             facts_or_answer = await self._facts(scope, receive, headers, match)
             if isinstance(facts_or_answer, Answer):
@@ -111,11 +141,11 @@ class MinorGuardMiddleware:
                 return
             facts, receive = facts_or_answer
         # stateless first, without an await; only a stateful check goes to the store
-        result = self.engine.evaluate(subject, facts)
+        result = engine.evaluate(subject, facts)
         if not isinstance(result, Decision):
-            result = await self.engine.settle(subject, facts, result, headers.get("idempotency-key"))
+            result = await engine.settle(subject, facts, result, headers.get("idempotency-key"))
         decision = result
-        self._record(subject, facts.activity, decision, started)
+        decisionlog.record(self.metrics, engine, subject.subject_id, facts.activity, decision, started, _DOOR)
         scope.setdefault("state", {})["minorguard"] = decision
         if not decision.allowed:
             await self._refuse(scope, send, decision, match, started, language, subject, recorded=True)
@@ -226,17 +256,8 @@ class MinorGuardMiddleware:
     def _record(
         self, subject: Subject | None, activity: Activity, decision: Decision, started: float
     ) -> None:
-        policy = self.engine.policy.policy
-        decisionlog.record(
-            self.metrics,
-            subject_key=None if subject is None else self.engine.user_key(subject.subject_id),
-            activity=activity.value,
-            decision=decision,
-            policy=policy.name,
-            revision=policy.revision,
-            started=started,
-            front_door="middleware",
-        )
+        subject_id = None if subject is None else subject.subject_id
+        decisionlog.record(self.metrics, self.engine, subject_id, activity, decision, started, _DOOR)
 
 
 def _route_path(scope: Scope) -> str:
@@ -247,6 +268,16 @@ def _route_path(scope: Scope) -> str:
     if root and path.startswith(root):
         return path[len(root) :] or "/"
     return path
+
+
+_DOOR = "middleware"
+
+
+def _authorization(raw: list[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in raw:
+        if name == b"authorization":
+            return value
+    return None
 
 
 _WANTED = frozenset((b"authorization", b"accept-language", b"idempotency-key", b"content-length"))

@@ -52,6 +52,7 @@ class Route:
 class Match:
     route: Route
     params: dict[str, str]
+    plain: Facts | None = None  # the facts of a route that reads nothing from the request (shared)
 
 
 class RouteTable:
@@ -60,6 +61,7 @@ class RouteTable:
         exempt = list(exempt)
         self._compiled = [(route, compile_pattern(route.pattern)) for route in self.routes]
         self._matches: dict[tuple[str, str], Match | None] = {}
+        self._judged: dict[tuple[str, str], Match | None] = {}
         self._plain = {
             r: Facts(r.activity, None, None, r.game_rating)
             for r in self.routes
@@ -86,6 +88,17 @@ class RouteTable:
         found = self._matches[key] = self._match(method, path)
         return found
 
+    def judged(self, method: str, path: str) -> Match | None:
+        """The route a request is judged by: None when its path is exempt or matches no route. One
+        dict lookup for a path seen before."""
+        key = (method, path)
+        if key in self._judged:
+            return self._judged[key]
+        if len(self._judged) >= _MAX_CACHED_PATHS:
+            self._judged.clear()
+        found = self._judged[key] = None if self.is_exempt(path) else self.match(method, path)
+        return found
+
     def _match(self, method: str, path: str) -> Match | None:
         for route, regex in self._compiled:
             # HEAD is served by the GET endpoint (Starlette does so), so it must be judged like GET
@@ -97,7 +110,7 @@ class RouteTable:
                 continue
             found = regex.match(path)
             if found is not None:
-                return Match(route, found.groupdict())
+                return Match(route, found.groupdict(), self._plain.get(route))
         return None
 
 

@@ -20,6 +20,10 @@ class Verifier(Protocol):
         """The subject of a token verified before (no signature check), or None when not cached."""
         ...
 
+    def cached_header(self, header: bytes, now: float) -> Subject | None:
+        """The subject of a raw `Authorization` header whose token was verified before, or None."""
+        ...
+
 
 async def identify(verifier: Verifier, token: str | None, metrics: Metrics | None) -> Subject | Decision:
     """The subject of a bearer token (a cached one without an await), or the 401 deny every front door

@@ -35,6 +35,23 @@ class PlayCheck:
     warn_before: tuple[int, ...]  # seconds, largest first
     legal_basis: str
 
+    def at(self, now: Instant) -> PlayCheck:
+        """The same check at a later instant of the same local minute, with findings of its own."""
+        found = self.findings
+        remaining = self.window_remaining
+        return PlayCheck(
+            Findings(found.band, found.report_only.copy(), found.notes.copy()),
+            now,
+            self.mode,
+            self.on_store_error,
+            self.limit_seconds,
+            self.max_gap,
+            None if remaining is None else remaining - (now.epoch - self.instant.epoch),
+            self.person,
+            self.warn_before,
+            self.legal_basis,
+        )
+
 
 @dataclass(slots=True)
 class GuestCheck:

@@ -41,6 +41,8 @@ class SidecarApp:
         self.drain_seconds = drain_seconds
         sidecar = guard.deployment.settings.sidecar
         self.envoy_prefix = sidecar.envoy_prefix.rstrip("/")
+        self.nginx_uri_header = sidecar.original_uri_header.lower().encode("latin-1")
+        self.nginx_method_header = sidecar.original_method_header.lower().encode("latin-1")
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -70,8 +72,8 @@ class SidecarApp:
         if scope["type"] != "http":
             return
         request = Request(self, scope, receive, send)
-        path, method = request.path, request.method
-        handler = self._exact.get((method, path))
+        path, method = scope["path"], scope["method"]
+        handler = self._nginx if path == "/v1/authz/nginx" else self._exact.get((method, path))
         if handler is None:
             handler = self._route(method, path)
         if handler is None:

@@ -11,9 +11,12 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from minorguard import decisionlog
+from minorguard.engine import ADULT_ALLOWED
 from minorguard.errors import StoreError
 from minorguard.middleware.answers import (
     IDENTITY_REASONS,
@@ -27,8 +30,8 @@ from minorguard.middleware.routes import Route, Source, Where
 from minorguard.sidecar.bodies import decision_json, upstream_headers
 from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
 from minorguard.sidecar.inputs import parse_decision_request
-from minorguard.sidecar.judge import RESERVATION_SEPARATOR, Verdict, bearer, judge
-from minorguard.types import Reason
+from minorguard.sidecar.judge import RESERVATION_SEPARATOR, Known, Verdict, bearer, judge
+from minorguard.types import Activity, Reason
 
 
 async def decisions(request: Request) -> None:
@@ -138,47 +141,58 @@ async def traefik(request: Request) -> None:
 
 
 async def nginx(request: Request) -> None:
-    sidecar = request.app.guard.deployment.settings.sidecar
-    headers = request.headers
-    # ingress-nginx sends X-Original-URL (a whole URL) rather than X-Original-URI
-    uri = headers.get(sidecar.original_uri_header.lower()) or headers.get("x-original-url")
-    method = headers.get(sidecar.original_method_header.lower())
+    """The hottest door: read the three headers it needs from the raw list, answer a not-enforced
+    route and a cached adult's game or purchase without building anything, and judge the rest."""
+    app = request.app
+    uri, method, auth = _nginx_fields(request.scope["headers"], app.nginx_uri_header, app.nginx_method_header)
     if not uri or not method:
         # a subrequest that does not say what it judges must not pass: it would match no route
+        sidecar = app.guard.deployment.settings.sidecar
         detail = (
             f"send {sidecar.original_uri_header} and {sidecar.original_method_header} (see docs/nginx.md)"
         )
-        await send_answer(
-            request.send,
-            Answer(
-                403,
-                [
-                    (b"minorguard-reason", b"invalid_request"),
-                    (b"minorguard-detail", _ascii(detail)),
-                    (b"content-length", b"0"),
-                ],
-                b"",
-            ),
-        )
+        await send_answer(request.send, _nginx_invalid(detail, length=True))
         return
-    split = urlsplit(uri)
-    verdict = await _proxy_judge(
-        request, method.upper(), split.path or "/", split.query.encode(), None, "nginx"
+    path, query = _split_uri(uri.decode("latin-1"))
+    guard = app.guard
+    match = guard.routes.judged(method.decode("latin-1").upper(), path)
+    if match is None:
+        await send_answer(request.send, _NOT_ENFORCED)
+        return
+    started = time.perf_counter()
+    engine = guard.engine
+    guard.reloader.maybe_reload(engine)
+    subject = None if auth is None else guard.verifier.cached_header(auth, time.time())
+    facts = match.plain
+    if (
+        subject is not None
+        and facts is not None
+        and app.reporter is None
+        and engine.adult_allows(subject, facts.activity, engine.clock())
+    ):
+        decisionlog.record(
+            guard.metrics, engine, subject.subject_id, facts.activity, ADULT_ALLOWED, started, "nginx"
+        )
+        await send_answer(request.send, _ADULT_ALLOWED)
+        return
+    headers = request.headers
+    verdict = await judge(
+        guard,
+        route=match.route,
+        params=match.params,
+        headers=headers,
+        query=query.encode(),
+        body=None,
+        token=bearer(headers),
+        idempotency_key=headers.get("idempotency-key"),
+        front_door="nginx",
+        reporter=app.reporter,
+        known=Known(started, subject, facts),
     )
-    decision = verdict.decision
     if verdict.bad_request is not None:
-        await send_answer(
-            request.send,
-            Answer(
-                403,
-                [
-                    (b"minorguard-reason", b"invalid_request"),
-                    (b"minorguard-detail", _ascii(verdict.bad_request)),
-                ],
-                b"",
-            ),
-        )
+        await send_answer(request.send, _nginx_invalid(verdict.bad_request, length=False))
         return
+    decision = verdict.decision
     if decision is not None and verdict.activity is not None:
         decision = refuse_replay(decision, verdict.activity)  # the backend must not run one purchase twice
     if decision is None or decision.allowed:
@@ -187,11 +201,49 @@ async def nginx(request: Request) -> None:
         )
         return
     status = 401 if decision.reason in IDENTITY_REASONS else 403  # nginx understands no other
-    now = request.app.guard.engine.clock()
+    now = engine.clock()
     extra = [(b"www-authenticate", b'Bearer realm="minorguard"')] if status == 401 else []
     await send_answer(
         request.send, Answer(status, [*deny_headers(decision, now), *extra, (b"content-length", b"0")], b"")
     )
+
+
+def _nginx_fields(
+    raw: list[tuple[bytes, bytes]], uri_name: bytes, method_name: bytes
+) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """The original URI (ingress-nginx sends X-Original-URL, a whole URL, instead), the original method
+    and the Authorization header, in one pass over the raw headers."""
+    uri = url = method = auth = None
+    for name, value in raw:
+        if name == uri_name:
+            uri = value
+        elif name == method_name:
+            method = value
+        elif name == b"authorization":
+            auth = value
+        elif name == b"x-original-url":
+            url = value
+    return uri or url, method, auth
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    """Path and query of a request URI (`/a?b`) or of a whole URL."""
+    if uri.startswith("/") and "#" not in uri:
+        path, _, query = uri.partition("?")
+        return path, query
+    split = urlsplit(uri)
+    return split.path or "/", split.query
+
+
+def _nginx_invalid(detail: str, *, length: bool) -> Answer:
+    headers = [(b"minorguard-reason", b"invalid_request"), (b"minorguard-detail", _ascii(detail))]
+    return Answer(403, [*headers, (b"content-length", b"0")] if length else headers, b"")
+
+
+_NOT_ENFORCED = Answer(200, [*upstream_headers(Verdict(None)), (b"content-length", b"0")], b"")
+_ADULT_ALLOWED = Answer(
+    200, [*upstream_headers(Verdict(ADULT_ALLOWED, Activity.GAME)), (b"content-length", b"0")], b""
+)
 
 
 async def reservation(request: Request) -> None:

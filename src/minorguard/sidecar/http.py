@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from starlette.types import Receive, Scope, Send
@@ -14,16 +13,24 @@ if TYPE_CHECKING:
     from minorguard.sidecar.app import SidecarApp
 
 
-@dataclass
 class Request:
-    app: SidecarApp
-    scope: Scope
-    receive: Receive
-    send: Send
-    headers: dict[str, str] = field(init=False)
+    """What a handler gets: the ASGI triple, and the headers decoded only when a handler asks (the
+    authz doors read the few they need from the raw list)."""
 
-    def __post_init__(self) -> None:
-        self.headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
+    __slots__ = ("_headers", "app", "receive", "scope", "send")
+
+    def __init__(self, app: SidecarApp, scope: Scope, receive: Receive, send: Send) -> None:
+        self.app = app
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self._headers: dict[str, str] | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        if self._headers is None:
+            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
+        return self._headers
 
     @property
     def path(self) -> str:
