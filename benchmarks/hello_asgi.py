@@ -16,3 +16,19 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         }
     )
     await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _starlette_hello() -> Any:
+    """The same hello world written with Starlette, the framework most users would write it in: a
+    second baseline, printed beside the bare one (the issues' own figures look measured against it)."""
+    from starlette.applications import Starlette  # noqa: PLC0415
+    from starlette.responses import PlainTextResponse  # noqa: PLC0415
+    from starlette.routing import Route  # noqa: PLC0415
+
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/{path:path}", hello, methods=["GET", "POST"])])
+
+
+starlette_app = _starlette_hello()

@@ -27,6 +27,11 @@ from pathlib import Path
 from minorguard.demo import demo_token
 
 HERE = Path(__file__).resolve().parent
+# h11: `pip install uvicorn`; httptools + uvloop: `pip install "uvicorn[standard]"` (what FastAPI installs)
+HTTP = {
+    "h11": ["--http", "h11", "--loop", "asyncio"],
+    "httptools": ["--http", "httptools", "--loop", "uvloop"],
+}
 ROOT = HERE.parent
 
 
@@ -66,7 +71,7 @@ def tokens_script(folder: Path, birthdate: dt.date | None, count: int) -> Path:
     return script
 
 
-def serve(mode: str, store: str, port: int) -> subprocess.Popen[bytes]:
+def serve(mode: str, store: str, port: int, http: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MG_BENCH_MODE": mode, "MG_BENCH_STORE": store}
     command = [
         "taskset",
@@ -84,6 +89,7 @@ def serve(mode: str, store: str, port: int) -> subprocess.Popen[bytes]:
         "--log-level",
         "warning",
         "--no-access-log",
+        *HTTP[http],
     ]
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     wait_port(port)
@@ -108,7 +114,7 @@ def wrk(port: int, script: Path | None, seconds: int, connections: int) -> float
 
 def measure(mode: str, store: str, script: Path | None, args: argparse.Namespace) -> float:
     port = free_port()
-    server = serve(mode, store, port)
+    server = serve(mode, store, port, args.http)
     try:
         wrk(port, script, 1, args.connections)  # warm-up: imports, caches, token verification
         return wrk(port, script, args.seconds, args.connections)
@@ -122,6 +128,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--http", choices=sorted(HTTP), default="httptools")
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("redis-server") is None:
         raise SystemExit("needs wrk and redis-server (apt-get install wrk redis-server)")
@@ -148,7 +155,7 @@ def main() -> None:
                 results[name].append(measure(mode, store, script, args))
         baseline = statistics.median(bare)
         print(
-            f"server: uvicorn, 1 worker on CPU 0; load: wrk -c{args.connections} on CPU 1; "
+            f"server: uvicorn ({args.http}), 1 worker on CPU 0; load: wrk -c{args.connections} on CPU 1; "
             f"{args.rounds} rounds of {args.seconds}s"
         )
         print(f"{'scenario':<26}{'req/s':>10}{'ratio to bare':>15}")

@@ -77,6 +77,15 @@ def p99_ms(out: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
+def loop_name() -> str:
+    """granian's `--loop auto` takes uvloop when it is installed."""
+    try:
+        import uvloop  # noqa: F401, PLC0415
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
 def start(command: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         ["taskset", "-c", "0", *command],
@@ -106,29 +115,33 @@ def main() -> None:
     granian = str(Path(sys.executable).parent / "granian")
     results: dict[str, float] = {}
     try:
-        hello = start(
-            [
-                granian,
-                "--interface",
-                "asgi",
-                "--port",
-                str(hello_port),
-                "--workers",
-                "1",
-                "--log-level",
-                "warning",
-                "--working-dir",
-                str(HERE),
-                "hello_asgi:app",
-            ],
-            hello_port,
-        )
-        try:
-            wrk(hello_port, None, 1, args.connections)
-            results["bare hello world"] = rate(wrk(hello_port, None, args.seconds, args.connections))
-        finally:
-            hello.terminate()
-            hello.wait(10)
+        for name, target in (
+            ("bare hello world", "hello_asgi:app"),
+            ("Starlette hello world", "hello_asgi:starlette_app"),
+        ):
+            hello = start(
+                [
+                    granian,
+                    "--interface",
+                    "asgi",
+                    "--port",
+                    str(hello_port),
+                    "--workers",
+                    "1",
+                    "--log-level",
+                    "warning",
+                    "--working-dir",
+                    str(HERE),
+                    target,
+                ],
+                hello_port,
+            )
+            try:
+                wrk(hello_port, None, 1, args.connections)
+                results[name] = rate(wrk(hello_port, None, args.seconds, args.connections))
+            finally:
+                hello.terminate()
+                hello.wait(10)
         cli = [
             str(Path(sys.executable).parent / "minorguard"),
             "sidecar",
@@ -163,14 +176,14 @@ def main() -> None:
     finally:
         redis.terminate()
         redis.wait(10)
-    base = results["bare hello world"]
+    base, framework = results["bare hello world"], results["Starlette hello world"]
     print(
-        f"server: granian, 1 worker on CPU 0; wrk -c{args.connections} and Redis on CPU 1; "
-        f"{args.seconds}s each"
+        f"server: granian ({loop_name()} loop), 1 worker on CPU 0; wrk -c{args.connections} and Redis on "
+        f"CPU 1; {args.seconds}s each"
     )
-    print(f"{'scenario':<34}{'req/s':>10}{'ratio to bare':>15}")
+    print(f"{'scenario':<34}{'req/s':>10}{'ratio to bare':>15}{'to Starlette hello':>20}")
     for name, value in results.items():
-        print(f"{name:<34}{value:>10.0f}{value / base:>15.2f}")
+        print(f"{name:<34}{value:>10.0f}{value / base:>15.2f}{value / framework:>20.2f}")
     print(f"minor on Redis, auth_request at {rate(out):.0f} req/s (half load): p99 {p99_ms(out):.2f} ms")
     print(json.dumps({k: round(v) for k, v in results.items()}))
 

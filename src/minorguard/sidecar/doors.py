@@ -175,7 +175,11 @@ async def nginx(request: Request) -> None:
         )
         await send_answer(request.send, _ADULT_ALLOWED)
         return
-    headers = request.headers
+    if subject is not None and facts is not None and not facts.activity.spends:
+        headers, token = _NO_HEADERS, None  # nothing left to read from the request
+    else:
+        headers = request.headers
+        token = bearer(headers)
     verdict = await judge(
         guard,
         route=match.route,
@@ -183,7 +187,7 @@ async def nginx(request: Request) -> None:
         headers=headers,
         query=query.encode(),
         body=None,
-        token=bearer(headers),
+        token=token,
         idempotency_key=headers.get("idempotency-key"),
         front_door="nginx",
         reporter=app.reporter,
@@ -240,6 +244,7 @@ def _nginx_invalid(detail: str, *, length: bool) -> Answer:
     return Answer(403, [*headers, (b"content-length", b"0")] if length else headers, b"")
 
 
+_NO_HEADERS: dict[str, str] = {}
 _NOT_ENFORCED = Answer(200, [*upstream_headers(Verdict(None)), (b"content-length", b"0")], b"")
 _ADULT_ALLOWED = Answer(
     200, [*upstream_headers(Verdict(ADULT_ALLOWED, Activity.GAME)), (b"content-length", b"0")], b""
