@@ -2,11 +2,12 @@
 
 The server (uvicorn, one worker) is pinned to CPU 0 and wrk to CPU 1, so the ratio compares the server
 core's work only. Scenarios: bare app; adults; minors on the in-memory store; minors on Redis (a
-redis-server started here). Minors are 1,000 different 15-year-olds inside the nppa-2021 window, so each
-request is a heartbeat of its own user. Rounds alternate bare and guarded runs to spread the noise of
-a shared machine; the median of each is reported.
+redis-server started here) and on a 3-master Redis Cluster. Minors are 1,000 different 15-year-olds
+inside the nppa-2021 window, so each request is a heartbeat of its own user. Rounds alternate bare and
+guarded runs to spread the noise of a shared machine; the median of each is reported. `--http h11` is
+plain `pip install uvicorn`; the default, httptools + uvloop, is uvicorn[standard] (what FastAPI installs).
 
-    .venv/bin/python benchmarks/middleware_throughput.py [--seconds 8] [--rounds 3] [--connections 64]
+    .venv/bin/python benchmarks/middleware_throughput.py [--seconds 8] [--rounds 3] [--http httptools|h11]
 """
 
 from __future__ import annotations
@@ -139,12 +140,21 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     wait_port(redis_port)
+    # the tests' cluster launcher: three masters, all slots shared out; pinned to the load's core
+    sys.path.insert(0, str(ROOT / "tests"))
+    from redis_servers import RedisClusterServers  # noqa: PLC0415
+
+    cluster = RedisClusterServers(folder).start()
+    for node in cluster.nodes:
+        assert node.process is not None
+        subprocess.run(["taskset", "-pc", "1", str(node.process.pid)], check=True, capture_output=True)
     adult = tokens_script(folder, dt.date(1990, 1, 1), 1000)
     minor = tokens_script(folder, dt.date(2011, 5, 1), 1000)
     scenarios = [
         ("adult", "guarded", "memory://", adult),
         ("minor, in-memory store", "guarded", "memory://", minor),
         ("minor, Redis", "guarded", f"redis://127.0.0.1:{redis_port}/0", minor),
+        ("minor, Redis Cluster", "guarded", cluster.url, minor),
     ]
     try:
         results: dict[str, list[float]] = {name: [] for name, *_ in scenarios}
@@ -166,6 +176,7 @@ def main() -> None:
     finally:
         redis.terminate()
         redis.wait(10)
+        cluster.stop()
 
 
 if __name__ == "__main__":
