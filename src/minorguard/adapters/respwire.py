@@ -71,10 +71,12 @@ def pack(args: Sequence[Arg]) -> bytes:
     """A command as a RESP2 array of bulk strings, packed by hiredis in C (about half the CPU of
     packing it in Python). What hiredis refuses goes through `_pack_any`, which raises redis-py's
     DataError for a value that is no Redis value (a bool, None)."""
+    command: Any = args if type(args) is tuple else tuple(args)  # hiredis's stubs vary by release
     try:
-        return hiredis.pack_command(args if type(args) is tuple else tuple(args))
+        packed: bytes = hiredis.pack_command(command)
     except TypeError:
         return _pack_any(args)
+    return packed
 
 
 def _pack_any(args: Sequence[Arg]) -> bytes:
