@@ -19,10 +19,6 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("minorguard.decisions")
 
 
-def enabled() -> bool:
-    return LOGGER.isEnabledFor(logging.INFO)
-
-
 def log_decision(
     *,
     subject_key: str | None,

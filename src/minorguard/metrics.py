@@ -71,9 +71,8 @@ class Metrics:
     def observe(self, activity: str, decision: Decision, seconds: float) -> None:
         """`activity` may be the Activity itself: StrEnums are str, and label by their value."""
         self.fast.record(activity, decision.outcome, decision.reason, seconds)
-        if decision.report_only:
-            for finding in decision.report_only:
-                self.report_only.labels(activity, finding.reason.value).inc()
+        for finding in decision.report_only:
+            self.report_only.labels(activity, finding.reason.value).inc()
         if decision.failed_open:
             self.fail_open.labels(activity).inc()
 

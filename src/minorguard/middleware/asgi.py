@@ -145,7 +145,7 @@ class MinorGuardMiddleware:
         if not isinstance(result, Decision):
             result = await engine.settle(subject, facts, result, headers.get("idempotency-key"))
         decision = result
-        decisionlog.record(self.metrics, engine, subject.subject_id, facts.activity, decision, started, _DOOR)
+        self._record(subject, facts.activity, decision, started)
         scope.setdefault("state", {})["minorguard"] = decision
         if not decision.allowed:
             await self._refuse(scope, send, decision, match, started, language, subject, recorded=True)

@@ -96,7 +96,7 @@ class RouteTable:
             return self._judged[key]
         if len(self._judged) >= _MAX_CACHED_PATHS:
             self._judged.clear()
-        found = self._judged[key] = None if self.is_exempt(path) else self.match(method, path)
+        found = self._judged[key] = None if self.is_exempt(path) else self._match(method, path)
         return found
 
     def _match(self, method: str, path: str) -> Match | None:

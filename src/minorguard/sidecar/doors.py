@@ -297,7 +297,7 @@ async def _proxy_judge(
     request: Request, method: str, path: str, query: bytes, body: bytes | None, door: str
 ) -> Verdict:
     guard = request.app.guard
-    match = guard.routes.match(method, path) if not guard.routes.is_exempt(path) else None
+    match = guard.routes.judged(method, path)
     return await judge(
         guard,
         route=match.route if match else None,
