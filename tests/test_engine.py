@@ -12,9 +12,9 @@ import pytest
 from minorguard.adapters.memory import MemoryCounterStore
 from minorguard.adapters.stores import open_store
 from minorguard.engine import Engine
-from minorguard.errors import StoreErrorKind
+from minorguard.errors import StoreError, StoreErrorKind
 from minorguard.explain import compile_policy
-from minorguard.types import Activity, Facts, FailurePolicy, Outcome, Reason, Subject
+from minorguard.types import Activity, Decision, Facts, FailurePolicy, Outcome, Reason, Subject
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 KID = Subject("kid-1", dt.date(2011, 5, 1), True)
@@ -236,3 +236,75 @@ async def test_subjects_with_the_same_id_and_other_claims_are_judged_apart() -> 
     rated = Facts(Activity.GAME, game_rating=12)
     assert (await engine.decide(KID, rated, at=at + 1)).allowed
     assert (await engine.decide(younger, rated, at=at + 2)).reason is Reason.GAME_RATING
+
+
+async def test_a_heartbeat_counted_this_second_answers_the_rest_of_the_second(
+    counting: CountingStore,
+) -> None:
+    """The store counts whole seconds: a second request of the kid at the same second adds nothing,
+    so the engine answers it without the store, with the decision the store would have led to."""
+    engine = engine_on(counting)
+    at = beijing("2026-11-20T20:10:00")
+    first = await engine.decide(KID, Facts(Activity.GAME), at=at)
+    await engine.decide(KID, Facts(Activity.GAME), at=at + 100)
+    counted = await engine.decide(KID, Facts(Activity.GAME), at=at + 200)
+    assert counting.calls == ["play_heartbeat"] * 3
+    for _ in range(5):
+        assert await engine.decide(KID, Facts(Activity.GAME), at=at + 200.9) is counted
+    assert counting.calls == ["play_heartbeat"] * 3
+    cold = await engine_on(counting.inner).decide(KID, Facts(Activity.GAME), at=at + 200)
+    assert cold == counted  # what a store call at that second decides
+    assert first.remaining_seconds is not None
+    assert counted.remaining_seconds is not None
+    assert first.remaining_seconds - counted.remaining_seconds == 200
+    later = await engine.decide(KID, Facts(Activity.GAME), at=at + 201)
+    assert counting.calls == ["play_heartbeat"] * 4
+    assert later.remaining_seconds == counted.remaining_seconds - 1
+
+
+async def test_the_counted_second_is_not_kept_when_the_store_fails() -> None:
+    """A decision of the failure policy says nothing about the counters: the next request asks again."""
+    store = CountingStore()
+    engine = engine_on(store)
+    at = beijing("2026-11-20T20:10:00")
+
+    async def down(*args: Any, **kwargs: Any) -> Any:
+        store.calls.append("down")
+        raise StoreError(StoreErrorKind.CONNECTION, "down")
+
+    store.play_heartbeat = down  # type: ignore[method-assign]
+    first = await engine.decide(KID, Facts(Activity.GAME), at=at)
+    second = await engine.decide(KID, Facts(Activity.GAME), at=at)
+    assert first.failed_open
+    assert second.failed_open
+    assert store.calls == ["down", "down"]
+
+
+async def test_a_second_counted_by_another_engine_adds_nothing_to_the_kept_decision() -> None:
+    """Two processes on one store: B's heartbeat at the second A counted adds no time, so A's kept
+    decision is still what the store says."""
+    shared = MemoryCounterStore()
+    a, b = engine_on(shared), engine_on(shared)
+    at = beijing("2026-11-20T20:10:00")
+    await a.decide(KID, Facts(Activity.GAME), at=at)
+    kept = await a.decide(KID, Facts(Activity.GAME), at=at + 60)
+    from_b = await b.decide(KID, Facts(Activity.GAME), at=at + 60)
+    assert from_b == kept
+    assert await a.decide(KID, Facts(Activity.GAME), at=at + 60) is kept
+
+
+async def test_a_heartbeat_settled_after_a_reload_is_not_kept_for_the_new_policy(tmp_path: Any) -> None:
+    """A check of the old policy settles after a reload: its decision must not answer requests
+    judged by the new policy (here with a 30-minute limit) in that second."""
+    engine = engine_on(MemoryCounterStore())
+    at = beijing("2026-11-20T20:10:00")
+    old = engine.evaluate(KID, Facts(Activity.GAME), at=at)
+    assert not isinstance(old, Decision)
+    engine.policy = _compiled(
+        tmp_path, "game:\n  play_time:\n    daily_minutes:\n      age_8_15: {default: 30, holiday: 30}\n"
+    )
+    new = engine.evaluate(KID, Facts(Activity.GAME), at=at)
+    assert not isinstance(new, Decision)
+    assert (await engine.settle(KID, Facts(Activity.GAME), old)).remaining_seconds == 3000  # window end
+    answer = await engine.decide(KID, Facts(Activity.GAME), at=at)
+    assert answer.remaining_seconds == 1800

@@ -12,7 +12,7 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from minorguard.adapters.base import CounterStore, subject_key
@@ -45,6 +45,17 @@ _ADULTS_ALWAYS = (Activity.GAME, Activity.PURCHASE)  # no rule limits adults her
 ADULT_ALLOWED = Decision(Outcome.ALLOW, Reason.ALLOWED, AgeBand.ADULT)
 
 
+@dataclass(slots=True)
+class _Kept:
+    """A subject's stateless game verdict, kept for its minute, and the decision of the latest heartbeat
+    this engine counted with it, with the second it was counted at."""
+
+    subject: Subject
+    verdict: Decision | PlayCheck
+    second: int = -1
+    counted: Decision | None = None
+
+
 class EngineObserver(Protocol):
     """Told about what metrics count; the middleware and sidecar pass their Prometheus-backed one."""
 
@@ -69,8 +80,8 @@ class Engine:
         self._keys: dict[str, str] = {}
         self._adults: dict[dt.date, float] = {}
         self._adults_of: CompiledPolicy | None = None
-        # the stateless game verdicts of this minute: (id(subject), facts) -> (subject, verdict)
-        self._memo: dict[tuple[int, Facts], tuple[Subject, Decision | PlayCheck]] = {}
+        # the stateless game verdicts of this minute, by (id(subject), facts)
+        self._memo: dict[tuple[int, Facts], _Kept] = {}
         self._memo_of: tuple[CompiledPolicy, int] | None = None
         self._blocked: dict[tuple[str, str], tuple[float, Decision]] = {}  # (revision, user) -> until
 
@@ -118,23 +129,32 @@ class Engine:
     ) -> Decision | StatefulCheck:
         """The stateless game rules read the subject, the facts, the local date and the wall clock, whose
         boundaries are whole minutes (policy times are "HH:MM"). So a deny, or the heartbeat a minor
-        must make, holds for the rest of the minute: later requests of the minute reuse it."""
+        must make, holds for the rest of the minute: later requests of the minute reuse it.
+
+        The store counts play time in whole seconds: once a heartbeat at second S is counted, another
+        at S adds nothing, from this process or any other (each adds the time since the latest one,
+        and that is S). So the decision of a heartbeat this engine counted at S is the decision of
+        every later request of the subject at S, and is answered without the store (see `settle`)."""
         minute = now.epoch - now.second % 60
         if self._memo_of is None or self._memo_of[0] is not cp or self._memo_of[1] != minute:
             self._memo.clear()
             self._memo_of = (cp, minute)
         key = (id(subject), facts)
         kept = self._memo.get(key)
-        if kept is not None and kept[0] is subject:  # the memo holds the subject, so its id is unique
-            verdict = kept[1]
-            return verdict if isinstance(verdict, Decision) else verdict.at(now)
+        if kept is not None and kept.subject is subject:  # the memo holds the subject: its id is unique
+            verdict = kept.verdict
+            if isinstance(verdict, Decision):
+                return verdict
+            if kept.second == now.epoch and kept.counted is not None:
+                return kept.counted
+            return verdict.at(now)
         person = Person.at(subject, now.date, cp.policy.spec.birthday, cp.zone)
         result = check_game(cp, person, facts, now)
         # an allow without a heartbeat carries the seconds left in the window: not kept
         if isinstance(result, PlayCheck) or (isinstance(result, Decision) and not result.allowed):
             if len(self._memo) >= _MAX_MEMO:
                 self._memo.clear()
-            self._memo[key] = (subject, result)
+            self._memo[key] = _Kept(subject, result)
             if isinstance(result, PlayCheck):
                 return result.at(now)  # the kept one stays unused: finish_play may add findings
         return result
@@ -152,9 +172,21 @@ class Engine:
     ) -> Decision:
         """The one store call of a stateful check, with the failure policy applied."""
         try:
-            return await self._settle(subject, check, idempotency_key)
+            decision = await self._settle(subject, check, idempotency_key)
         except StoreError as exc:
             return self._store_failed(facts, check, exc)
+        if isinstance(check, PlayCheck):
+            self._counted(subject, facts, check, decision)
+        return decision
+
+    def _counted(self, subject: Subject, facts: Facts, check: PlayCheck, decision: Decision) -> None:
+        """Keep the decision of a counted heartbeat for the rest of its second (see `_game`), if the
+        memo still holds the verdict the check came from (not one of a later minute or policy)."""
+        kept = self._memo.get((id(subject), facts))
+        if kept is not None and kept.subject is subject:
+            verdict = kept.verdict
+            if isinstance(verdict, PlayCheck) and verdict.person is check.person:
+                kept.second, kept.counted = check.instant.epoch, decision
 
     async def _settle(self, subject: Subject, check: StatefulCheck, idempotency_key: str | None) -> Decision:
         now = check.instant

@@ -96,7 +96,7 @@ class MinorGuardMiddleware:
         engine = self.engine
         facts = match.plain
         # the hot path of most traffic: a cached token of an adult on a route that reads nothing else
-        auth = _authorization(scope["headers"])
+        auth = _header(scope["headers"], b"authorization")
         subject = None if auth is None else self.verifier.cached_header(auth, time.time())
         if (
             subject is not None
@@ -120,22 +120,22 @@ class MinorGuardMiddleware:
         subject: Subject | None,
         started: float,
     ) -> None:
-        """Every other request: identity (unless cached), facts, the engine, the answer."""
+        """Every other request: identity (unless cached), facts, the engine, the answer. Headers are
+        decoded only when read."""
         kind = scope["type"]
         engine = self.engine
         facts = match.plain
-        headers = _headers(scope["headers"], match)
-        language = headers.get("accept-language")
+        raw = scope["headers"]
         if subject is None:
-            identified = await identify(
-                self.verifier, parse_bearer(headers.get("authorization")), self.metrics
-            )
+            auth = _header(raw, b"authorization")
+            bearer = parse_bearer(None if auth is None else auth.decode("latin-1"))
+            identified = await identify(self.verifier, bearer, self.metrics)
             if isinstance(identified, Decision):
-                await self._refuse(scope, send, identified, match, started, language, None)
+                await self._refuse(scope, send, identified, match, started, None)
                 return
             subject = identified
         if facts is None:
-            facts_or_answer = await self._facts(scope, receive, headers, match)
+            facts_or_answer = await self._facts(scope, receive, _headers(raw, match), match)
             if isinstance(facts_or_answer, Answer):
                 await _send_answer(send, facts_or_answer) if kind == "http" else await _close(send)
                 return
@@ -143,16 +143,19 @@ class MinorGuardMiddleware:
         # stateless first, without an await; only a stateful check goes to the store
         result = engine.evaluate(subject, facts)
         if not isinstance(result, Decision):
-            result = await engine.settle(subject, facts, result, headers.get("idempotency-key"))
+            key = _header(raw, b"idempotency-key")
+            result = await engine.settle(
+                subject, facts, result, None if key is None else key.decode("latin-1")
+            )
         decision = result
         self._record(subject, facts.activity, decision, started)
         scope.setdefault("state", {})["minorguard"] = decision
         if not decision.allowed:
-            await self._refuse(scope, send, decision, match, started, language, subject, recorded=True)
+            await self._refuse(scope, send, decision, match, started, subject, recorded=True)
             return
         refused = refuse_replay(decision, facts.activity)
         if refused is not decision:
-            await self._refuse(scope, send, refused, match, started, language, subject, recorded=True)
+            await self._refuse(scope, send, refused, match, started, subject, recorded=True)
             return
         extra = allow_headers(decision) if kind == "http" else []
         if decision.reservation_id is not None and facts.activity.spends:
@@ -201,7 +204,6 @@ class MinorGuardMiddleware:
         decision: Decision,
         match: Match,
         started: float,
-        language: str | None,
         subject: Subject | None,
         *,
         recorded: bool = False,
@@ -211,6 +213,8 @@ class MinorGuardMiddleware:
         if scope["type"] == "websocket":
             await _close(send)
             return
+        accept = _header(scope["headers"], b"accept-language")
+        language = None if accept is None else accept.decode("latin-1")
         now = self.engine.clock()
         await _send_answer(
             send, deny_answer(decision, language, now=now, default_language=self.default_language)
@@ -273,18 +277,19 @@ def _route_path(scope: Scope) -> str:
 _DOOR = "middleware"
 
 
-def _authorization(raw: list[tuple[bytes, bytes]]) -> bytes | None:
+def _header(raw: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
+    """The first value of a header (ASGI servers give names in lower case), undecoded."""
     for name, value in raw:
-        if name == b"authorization":
+        if name == wanted:
             return value
     return None
 
 
-_WANTED = frozenset((b"authorization", b"accept-language", b"idempotency-key", b"content-length"))
+_WANTED = frozenset((b"accept-language", b"content-length"))
 
 
 def _headers(raw: list[tuple[bytes, bytes]], match: Match) -> dict[str, str]:
-    """Only the headers a decision reads, decoded (not every header of every request)."""
+    """The headers reading a route's facts needs, decoded (not every header of every request)."""
     route = match.route
     wanted = _WANTED
     extra = [
