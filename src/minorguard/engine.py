@@ -12,7 +12,7 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol
 
 from minorguard.adapters.base import CounterStore, subject_key
@@ -247,7 +247,7 @@ class Engine:
             self.observer.store_failed(facts.activity.value, exc.kind, failure)
         found = check.findings
         if failure is FailurePolicy.OPEN:
-            return replace(found.allow(), failed_open=True)
+            return found.allow()._replace(failed_open=True)
         rule = _rule_of(check)
         return found.deny(
             Finding(

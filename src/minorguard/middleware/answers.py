@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from minorguard.middleware.messages import AGAIN, TITLES, pick_language
@@ -130,8 +130,7 @@ def refuse_replay(decision: Decision, activity: Activity) -> Decision:
     decision API answers the replay itself: its client settles the same reservation.)"""
     if not (decision.allowed and decision.replayed and activity.spends):
         return decision
-    return replace(
-        decision,
+    return decision._replace(
         outcome=Outcome.DENY,
         reason=Reason.DUPLICATE_REQUEST,
         rule="idempotency",
