@@ -48,7 +48,8 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
 STORES = [
     pytest.param("memory", id="memory"),
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
-    pytest.param("cluster", id="cluster", marks=pytest.mark.redis),
+    pytest.param("cluster", id="cluster", marks=pytest.mark.redis),  # the lean cluster client
+    pytest.param("cluster-redis-py", id="cluster-redis-py", marks=pytest.mark.redis),
 ]
 
 
@@ -62,7 +63,8 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[CounterStore]:
         await opened.close()
         return
     servers = request.getfixturevalue("redis_single" if request.param == "redis" else "redis_cluster")
-    opened = open_store(servers.url, timeout=CALL_TIMEOUT)
+    client = {"lean": False} if request.param.endswith("redis-py") else {}
+    opened = open_store(servers.url, timeout=CALL_TIMEOUT, **client)
     yield opened
     await opened.close()
     assert servers.keys_without_ttl() == [], "every key must have a TTL"

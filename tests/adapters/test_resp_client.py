@@ -30,6 +30,7 @@ from minorguard.adapters.base import CounterStore
 from minorguard.adapters.redis import RedisCounterStore
 from minorguard.adapters.redisscripts import script, store_error
 from minorguard.adapters.resp import ConnectionLostError, LeanRedis, lean_from_url
+from minorguard.adapters.respcluster import LeanCluster
 from minorguard.adapters.respwire import pack, reply_error
 from minorguard.adapters.stores import open_store
 from minorguard.errors import StoreError, StoreErrorKind
@@ -581,7 +582,10 @@ async def test_rediss_checks_the_server_certificate(tmp_path: Path) -> None:
         ("redis://127.0.0.1:1/0", {"lean": False}, False),
         ("redis://127.0.0.1:1/0?health_check_interval=30", {}, False),  # redis-py's own option
         ("redis://127.0.0.1:1/0", {"decode_responses": True}, False),
-        ("redis+cluster://127.0.0.1:1", {}, False),
+        ("redis+cluster://127.0.0.1:1,127.0.0.1:2", {}, True),
+        ("redis+cluster://u:p@127.0.0.1:1", {"socket_timeout": 0.5, "connections": 2}, True),
+        ("redis+cluster://127.0.0.1:1", {"lean": False}, False),
+        ("redis+cluster://127.0.0.1:1", {"require_full_coverage": False}, False),  # redis-py's own option
     ],
 )
 async def test_redis_urls_get_the_lean_client_unless_an_option_needs_redis_py(
@@ -589,7 +593,8 @@ async def test_redis_urls_get_the_lean_client_unless_an_option_needs_redis_py(
 ) -> None:
     store = open_store(url, timeout=0.05, **options)
     assert isinstance(store, RedisCounterStore)
-    assert isinstance(store._client, LeanRedis) is lean_client
+    lean_class = LeanCluster if url.startswith("redis+cluster") else LeanRedis
+    assert isinstance(store._client, lean_class) is lean_client
     await store.close()
 
 

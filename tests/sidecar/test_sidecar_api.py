@@ -133,6 +133,21 @@ async def test_method_and_path_mode_classifies_by_the_routes(app: SidecarApp) ->
         assert answer == {"outcome": "allow", "reason": "not_enforced", "enforced": False}
 
 
+async def test_path_mode_leaves_an_exempt_path_unenforced_as_the_proxy_doors_do(
+    tmp_path: Path, clock: Clock, closing: list[SidecarApp]
+) -> None:
+    """An exempt path that a route also matches is not enforced, whichever door asks."""
+    built = sidecar(write_config(tmp_path, exempt_paths=["/game/*"]), clock)
+    closing.append(built)
+    teen = token("api-exempt", AGE_15)
+    async with asgi_client(built) as http:
+        by_path = await decide(http, token=teen, method="GET", path="/game/ping")
+        by_activity = await decide(http, token=teen, activity="game")
+    assert by_path == {"outcome": "allow", "reason": "not_enforced", "enforced": False}
+    assert by_activity["outcome"] == "allow"  # an activity given outright is judged: no path to exempt
+    assert by_activity["enforced"] is True
+
+
 async def test_the_token_outright_or_in_the_original_headers(app: SidecarApp) -> None:
     adult, teen = token("api-adult", ADULT), token("api-teen", AGE_15)
     async with asgi_client(app) as http:

@@ -2,9 +2,10 @@
 a `RedisCounterStore`. Imported by `stores.open_store` only when such a URL is opened, so the memory
 store works without redis-py installed. Building a client connects to nothing.
 
-redis:// and rediss:// get the lean client (`resp.LeanRedis`: a fraction of redis-py's CPU per call)
-unless an option needs redis-py (one LeanRedis does not take, see `resp.lean_from_url`), hiredis is
-not installed, or the option `lean=False` asks for redis-py. Sentinel and Cluster use redis-py.
+redis:// and rediss:// get the lean client (`resp.LeanRedis`: a fraction of redis-py's CPU per call),
+and redis+cluster:// its cluster form (`respcluster.LeanCluster`), unless an option needs redis-py
+(one the lean client does not take, see `resp.lean_from_url` and `_lean_cluster`), hiredis is not
+installed, or the option `lean=False` asks for redis-py. Sentinel uses redis-py.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ _SOCKET_TIMEOUT = 1.0
 
 
 def open_redis(scheme: str, url: str, client: dict[str, Any], store: dict[str, Any]) -> RedisCounterStore:
-    lean = bool(client.pop("lean", True))
-    if lean and scheme in ("redis", "rediss") and importlib.util.find_spec("hiredis") is not None:
+    lean = bool(client.pop("lean", True)) and importlib.util.find_spec("hiredis") is not None
+    if lean and scheme in ("redis", "rediss"):
         from minorguard.adapters.resp import lean_from_url  # noqa: PLC0415  (hiredis is optional)
 
         lean_client = lean_from_url(url, client, socket_timeout=_SOCKET_TIMEOUT)
         if lean_client is not None:
             return RedisCounterStore(lean_client, **store)
+    lean_cluster = lean and set(client) <= _LEAN_CLUSTER_OPTIONS  # the caller's options, not our defaults
     client = _client_defaults(store.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)) | client
     if scheme in ("redis", "rediss"):
         return RedisCounterStore(Redis.from_url(url, **client), **store)
@@ -45,7 +47,7 @@ def open_redis(scheme: str, url: str, client: dict[str, Any], store: dict[str, A
         client.setdefault("password", unquote(parts.password))
     query = {k: v[-1] for k, v in parse_qs(parts.query, strict_parsing=bool(parts.query)).items()}
     if scheme == "redis+cluster":
-        return _cluster(hosts, parts.path, query, client, store)
+        return _cluster(hosts, parts.path, query, client, store, lean=lean_cluster)
     return _sentinel(hosts, parts.path, query, client, store)
 
 
@@ -67,12 +69,41 @@ def _cluster(
     query: dict[str, str],
     client: dict[str, Any],
     store: dict[str, Any],
+    *,
+    lean: bool,
 ) -> RedisCounterStore:
     if path.strip("/") or query:
         raise ValueError("a cluster URL has no path or query (Redis Cluster has only database 0)")
+    if lean:
+        return RedisCounterStore(_lean_cluster(hosts, client), **store)
     client.pop("retry", None)  # the cluster client retries (and re-routes) on its own
     nodes = [ClusterNode(host, port) for host, port in hosts]
     return RedisCounterStore(RedisCluster(startup_nodes=nodes, **client), **store)
+
+
+# What redis+cluster:// options the lean cluster client takes (by redis-py's names): with any other,
+# redis-py's RedisCluster serves the URL.
+_LEAN_CLUSTER_OPTIONS = frozenset(
+    {"username", "password", "client_name", "socket_timeout", "socket_connect_timeout", "connections"}
+)
+
+
+def _lean_cluster(hosts: list[tuple[str, int]], client: dict[str, Any]) -> Any:
+    from minorguard.adapters.respcluster import LeanCluster  # noqa: PLC0415  (hiredis is optional)
+
+    def seconds(name: str) -> float:
+        value = client.get(name)
+        return _SOCKET_TIMEOUT if value is None else float(value)
+
+    return LeanCluster(
+        hosts,
+        username=client.get("username"),
+        password=client.get("password"),
+        client_name=client.get("client_name"),
+        connections=int(client.get("connections", 1)),
+        connect_timeout=seconds("socket_connect_timeout"),
+        stall_timeout=seconds("socket_timeout"),
+    )
 
 
 def _sentinel(

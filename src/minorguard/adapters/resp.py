@@ -35,7 +35,7 @@ from redis.asyncio.connection import parse_url  # how from_url reads a URL, to r
 
 from minorguard.adapters.respwire import NEVER, Arg, Connection, ConnectionLostError, pack
 
-__all__ = ["ConnectionLostError", "LeanRedis", "lean_from_url"]
+__all__ = ["ConnectionLostError", "LeanRedis", "deadline_after", "lean_from_url"]
 
 
 class LeanRedis:
@@ -79,13 +79,18 @@ class LeanRedis:
 
     async def execute(self, *args: Arg, timeout: float | None = None) -> Any:
         """Send one command and return its reply (bytes, int, list, ...). An error reply raises."""
-        return await self._call(pack(args), _deadline(timeout))
+        return await self._call(pack(args), deadline_after(timeout))
+
+    async def execute_until(self, args: Sequence[Arg], deadline: float) -> Any:
+        """`execute` with a deadline on the loop's clock (`deadline_after`), for a caller that makes
+        several calls within one budget (the cluster client)."""
+        return await self._call(pack(args), deadline)
 
     async def evalsha(self, sha: str, numkeys: int, *keys_and_args: Arg, timeout: float | None = None) -> Any:
-        return await self._call(pack(("EVALSHA", sha, numkeys, *keys_and_args)), _deadline(timeout))
+        return await self._call(pack(("EVALSHA", sha, numkeys, *keys_and_args)), deadline_after(timeout))
 
     async def eval(self, script: str, numkeys: int, *keys_and_args: Arg, timeout: float | None = None) -> Any:
-        return await self._call(pack(("EVAL", script, numkeys, *keys_and_args)), _deadline(timeout))
+        return await self._call(pack(("EVAL", script, numkeys, *keys_and_args)), deadline_after(timeout))
 
     async def script_load(self, script: str) -> str:
         sha: bytes = await self.execute("SCRIPT", "LOAD", script)
@@ -96,11 +101,27 @@ class LeanRedis:
     ) -> Any:
         """EVALSHA, and EVAL once if the server does not know the script (new, restarted, flushed);
         `timeout` bounds both."""
-        deadline = _deadline(timeout)
-        try:
-            return await self._call(pack(("EVALSHA", sha, len(keys), *keys, *args)), deadline)
-        except rx.NoScriptError:
-            return await self._call(pack(("EVAL", script, len(keys), *keys, *args)), deadline)
+        return await self.script_until(sha, script, keys, args, deadline_after(timeout))
+
+    async def script_until(
+        self,
+        sha: str | None,
+        script: str | None,
+        keys: Sequence[Arg],
+        args: Sequence[Arg],
+        deadline: float,
+        *,
+        asking: bool = False,
+    ) -> Any:
+        """`run_script` with a deadline; either `sha` or `script` may be None (EVAL or EVALSHA only).
+        `asking` sends ASKING first on the same connection (a cluster's ASK redirection)."""
+        if sha is not None:
+            try:
+                return await self._call(pack(("EVALSHA", sha, len(keys), *keys, *args)), deadline, asking)
+            except rx.NoScriptError:
+                if script is None:
+                    raise
+        return await self._call(pack(("EVAL", script or "", len(keys), *keys, *args)), deadline, asking)
 
     async def ping(self, *, timeout: float | None = None) -> bool:
         reply = await self.execute("PING", timeout=timeout)
@@ -120,9 +141,11 @@ class LeanRedis:
             if conn is not None:
                 await conn.close(self._connect_timeout)
 
-    async def _call(self, packed: bytes, deadline: float) -> Any:
+    async def _call(self, packed: bytes, deadline: float, asking: bool = False) -> Any:
         """Send on the next connection (dialing it if need be) and await the reply. A command that
-        lost its connection is sent once more on a new one, as redis-py's Retry(NoBackoff(), 1)."""
+        lost its connection is sent once more on a new one, as redis-py's Retry(NoBackoff(), 1).
+        With `asking`, ASKING goes first on the same connection; its reply is dropped (the command
+        after it answers for itself: MOVED if the node would not take it)."""
         retried = not self._retry_lost
         loop = asyncio.get_running_loop()
         while True:
@@ -132,6 +155,8 @@ class LeanRedis:
             if conn is None or not conn.open or conn.loop is not loop:
                 async with asyncio.timeout_at(None if deadline == NEVER else deadline):
                     conn = await self._connection(index, loop)
+            if asking:
+                conn.send(_ASKING, deadline).add_done_callback(_dropped)
             future = conn.send(packed, deadline)
             try:
                 return await future
@@ -214,8 +239,17 @@ class LeanRedis:
                 raise result
 
 
-def _deadline(timeout: float | None) -> float:
+def deadline_after(timeout: float | None) -> float:
+    """The deadline, on the running loop's clock, of a call that may take `timeout` seconds."""
     return NEVER if timeout is None else asyncio.get_running_loop().time() + timeout
+
+
+_ASKING: Final = pack(("ASKING",))
+
+
+def _dropped(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved, so asyncio does not log it
 
 
 # Options of redis-py's from_url this client takes, by the name redis-py gives them; a URL or call
