@@ -43,6 +43,7 @@ identity:
   issuer: minorguard-demo
   audience: minorguard-demo
   hs_secret: {{value: {DEMO_SECRET.decode()}}}
+  cache_size: 50000
 routes:
   - {{method: GET, path: /game/ping, activity: game}}
 """,
