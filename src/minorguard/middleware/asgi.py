@@ -25,6 +25,7 @@ from minorguard.middleware import messages
 from minorguard.middleware.answers import Answer, allow_headers, bad_request, deny_answer, refuse_replay
 from minorguard.middleware.body import BodyTooLarge, json_object, read_body
 from minorguard.middleware.facts import BadFact, request_facts
+from minorguard.middleware.hotpath import cached_adult
 from minorguard.middleware.reload import PolicyReloader
 from minorguard.middleware.routes import Match, RouteTable, Where
 from minorguard.middleware.verifier import Verifier, identify
@@ -93,19 +94,11 @@ class MinorGuardMiddleware:
         if self.reloader is not None:
             self.reloader.maybe_reload(self.engine)
         started = time.perf_counter()
-        engine = self.engine
-        facts = match.plain
-        # the hot path of most traffic: a cached token of an adult on a route that reads nothing else
         auth = _header(scope["headers"], b"authorization")
-        subject = None if auth is None else self.verifier.cached_header(auth, time.time())
-        if (
-            subject is not None
-            and facts is not None
-            and engine.adult_allows(subject, facts.activity, engine.clock())
-        ):
-            decisionlog.record(
-                self.metrics, engine, subject.subject_id, facts.activity, ADULT_ALLOWED, started, _DOOR
-            )
+        subject, adult = cached_adult(
+            self.verifier, self.engine, self.metrics, auth, match.plain, started, _DOOR
+        )
+        if adult:
             scope.setdefault("state", {})["minorguard"] = ADULT_ALLOWED
             await self.app(scope, receive, send)
             return

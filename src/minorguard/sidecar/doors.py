@@ -15,7 +15,6 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from minorguard import decisionlog
 from minorguard.engine import ADULT_ALLOWED
 from minorguard.errors import StoreError
 from minorguard.middleware.answers import (
@@ -26,6 +25,7 @@ from minorguard.middleware.answers import (
     refuse_replay,
     status_of,
 )
+from minorguard.middleware.hotpath import cached_adult
 from minorguard.middleware.routes import Route, Source, Where
 from minorguard.sidecar.bodies import decision_json, upstream_headers
 from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
@@ -162,17 +162,11 @@ async def nginx(request: Request) -> None:
     started = time.perf_counter()
     engine = guard.engine
     guard.reloader.maybe_reload(engine)
-    subject = None if auth is None else guard.verifier.cached_header(auth, time.time())
     facts = match.plain
-    if (
-        subject is not None
-        and facts is not None
-        and app.reporter is None
-        and engine.adult_allows(subject, facts.activity, engine.clock())
-    ):
-        decisionlog.record(
-            guard.metrics, engine, subject.subject_id, facts.activity, ADULT_ALLOWED, started, "nginx"
-        )
+    # NPPA behaviour reporting sees every game decision, adults' too: no short cut with a reporter
+    plain = facts if app.reporter is None else None
+    subject, adult = cached_adult(guard.verifier, engine, guard.metrics, auth, plain, started, "nginx")
+    if adult:
         await send_answer(request.send, _ADULT_ALLOWED)
         return
     if subject is not None and facts is not None and not facts.activity.spends:
