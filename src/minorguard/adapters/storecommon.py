@@ -69,8 +69,9 @@ def check_reserve(
 
 
 def check_ttl(*ttls: int) -> None:
-    if any(t < 1 for t in ttls):
-        raise ValueError("TTLs and windows must be at least one second")
+    for ttl in ttls:  # a loop, not any(generator): this runs on every store call
+        if ttl < 1:
+            raise ValueError("TTLs and windows must be at least one second")
 
 
 def split_gap(now: int, last_seen: int | None, max_gap: int, day_start: int) -> tuple[int, int]:

@@ -36,11 +36,14 @@ class PlayCheck:
     legal_basis: str
 
     def at(self, now: Instant) -> PlayCheck:
-        """The same check at a later instant of the same local minute, with findings of its own."""
+        """The same check at a later instant of the same local minute. Only a report-only play-time
+        rule adds a finding to the check's findings (`finish_play`): then the copy gets its own."""
         found = self.findings
+        if self.mode is Mode.REPORT_ONLY:
+            found = Findings(found.band, found.report_only.copy(), found.notes.copy())
         remaining = self.window_remaining
         return PlayCheck(
-            Findings(found.band, found.report_only.copy(), found.notes.copy()),
+            found,
             now,
             self.mode,
             self.on_store_error,
@@ -191,7 +194,7 @@ def finish_guest(cp: CompiledPolicy, check: GuestCheck, result: GuestResult) -> 
 
 def play_warnings(remaining: int | None, warn_before: tuple[int, ...]) -> tuple[Warning, ...]:
     """One warning for the smallest threshold the remaining time is under (15 min, then 1 min)."""
-    if remaining is None:
+    if remaining is None or not warn_before or remaining > warn_before[0]:  # most heartbeats
         return ()
     crossed = [t for t in warn_before if remaining <= t]
     if not crossed:
