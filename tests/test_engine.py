@@ -308,3 +308,21 @@ async def test_a_heartbeat_settled_after_a_reload_is_not_kept_for_the_new_policy
     assert (await engine.settle(KID, Facts(Activity.GAME), old)).remaining_seconds == 3000  # window end
     answer = await engine.decide(KID, Facts(Activity.GAME), at=at)
     assert answer.remaining_seconds == 1800
+
+
+async def test_report_only_findings_do_not_pile_up_within_a_second_or_a_minute(tmp_path: Any) -> None:
+    """Play time report-only and used up: every request of the kid carries exactly one finding,
+    whether it is answered by the store, by the kept second, or by a re-timed kept minute."""
+    cp = _compiled(
+        tmp_path,
+        "game:\n  play_time:\n    mode: report_only\n    daily_minutes:\n"
+        "      age_8_15: {default: 2, holiday: 2}\n",
+    )
+    engine = Engine(cp, MemoryCounterStore(), subject_secret=b"s")
+    at = beijing("2026-11-20T20:00:00")
+    for second in range(0, 180, 30):
+        await engine.decide(KID, Facts(Activity.GAME), at=at + second)
+    for second in (190, 190, 190, 191, 191, 230):
+        decision = await engine.decide(KID, Facts(Activity.GAME), at=at + second)
+        assert decision.allowed
+        assert [f.reason for f in decision.report_only] == [Reason.DAILY_PLAY_LIMIT], second

@@ -132,9 +132,11 @@ class Engine:
         must make, holds for the rest of the minute: later requests of the minute reuse it.
 
         The store counts play time in whole seconds: once a heartbeat at second S is counted, another
-        at S adds nothing, from this process or any other (each adds the time since the latest one,
-        and that is S). So the decision of a heartbeat this engine counted at S is the decision of
-        every later request of the subject at S, and is answered without the store (see `settle`)."""
+        at S adds nothing (each adds the time since the latest one, and that is S). So the decision
+        of a heartbeat this engine counted at S is the decision of every later request of the
+        subject at S, and is answered without the store (see `settle`). Exact within one process;
+        across processes it is behind by at most their clock skew (a process whose clock is ahead
+        may count S+1 meanwhile), the bound every multi-process count of play time has anyway."""
         minute = now.epoch - now.second % 60
         if self._memo_of is None or self._memo_of[0] is not cp or self._memo_of[1] != minute:
             self._memo.clear()

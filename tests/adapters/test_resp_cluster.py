@@ -4,6 +4,7 @@ node is skipped. (The store contract suite also runs on it: the `cluster` store 
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
 
@@ -16,6 +17,7 @@ from minorguard.adapters.base import CounterStore
 from minorguard.adapters.redis import RedisCounterStore, user_key
 from minorguard.adapters.respcluster import LeanCluster
 from minorguard.adapters.stores import open_store
+from minorguard.errors import StoreError, StoreErrorKind
 from redis_servers import HOST, RedisClusterServers, RedisServer, free_port
 
 pytestmark = pytest.mark.redis
@@ -134,3 +136,48 @@ async def test_a_dead_startup_node_is_skipped(redis_cluster: RedisClusterServers
         await opened.ping()
     finally:
         await opened.close()
+
+
+async def test_a_silent_startup_node_delays_the_first_map_but_does_not_sink_it(
+    redis_cluster: RedisClusterServers,
+) -> None:
+    """A node that accepts and never answers comes first in the seed list: the map fetch gives it its
+    own time (connect + stall timeout) and moves on; a call that gave up meanwhile does not stop it."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(silent, HOST, 0)
+    port = server.sockets[0].getsockname()[1]
+    nodes = ",".join(f"{HOST}:{p}" for p in [port, *(n.port for n in redis_cluster.nodes)])
+    url = f"redis+cluster://{nodes}"
+    patient = open_store(url, timeout=2.0, socket_timeout=0.2, socket_connect_timeout=0.2)
+    hasty = open_store(url, timeout=0.05, socket_timeout=0.2, socket_connect_timeout=0.2)
+    try:
+        assert await heartbeat(patient, secrets.token_hex(16), T) == 0
+        with pytest.raises(StoreError) as early:
+            await heartbeat(hasty, secrets.token_hex(16), T)  # its fetch waits on the silent node
+        assert early.value.kind is StoreErrorKind.TIMEOUT
+        await asyncio.sleep(0.5)  # the fetch went on without the caller, and found the map
+        assert await heartbeat(hasty, secrets.token_hex(16), T) == 0
+    finally:
+        for store in (patient, hasty):
+            await store.close()
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_a_master_without_a_host_in_the_slot_map_is_the_node_asked() -> None:
+    """CLUSTER SLOTS may give a master's endpoint as NULL, "" or "?" (cluster-preferred-endpoint-type):
+    each means the host of the node that answered."""
+    cluster = LeanCluster([("seed", 7000)])
+    reply = [[0, 99, [None, 7001, b"a"]], [100, 199, [b"", 7002, b"b"]], [200, 16383, [b"?", 7003, b"c"]]]
+    cluster._apply(("10.0.0.9", 7000), reply)
+    assert [(n.host, n.port) for n in (cluster._slots[0], cluster._slots[150], cluster._slots[16383])] == [
+        ("10.0.0.9", 7001),
+        ("10.0.0.9", 7002),
+        ("10.0.0.9", 7003),
+    ]

@@ -3,14 +3,17 @@ redirections. What redis+cluster:// URLs get (redis-py's RedisCluster spends ~3x
 
 Every store script touches one hash-tagged key, so a call goes to the master of that key's slot:
 
-- The slot map comes from CLUSTER SLOTS, asked of the known nodes in turn (the first to answer), before
-  the first call; concurrent callers share one fetch.
+- The slot map comes from CLUSTER SLOTS, asked of the nodes in turn until one answers: the masters of
+  the map at hand, then the startup nodes, then nodes that failed lately. Each node gets its own time
+  (connect + stall timeout), not a caller's deadline, so a dead node first in line delays a fetch but
+  does not sink it. The first calls wait for the first map (within their own deadlines); concurrent
+  callers share one fetch.
 - MOVED (the slot has a new master, after a failover or a reshard): the slot is pointed at the new
-  master at once and the call is sent there; the whole map is fetched again before the next call.
+  master and the call is sent there at once; the whole map is fetched again in the background.
 - ASK (the slot is being migrated and the key is not on the old master any more): the call is sent to
   the new master once, after ASKING on the same connection; the map is left as it is.
-- A master that cannot be reached: the call fails (the store's failure policy decides) and the map is
-  fetched again before the next call, so a promoted replica is found.
+- A master that cannot be reached or does not answer in time: the call fails (the store's failure
+  policy decides) and the map is fetched again in the background, so a promoted replica is found.
 - At most `_MAX_REDIRECTS` redirections per call, as redis-py.
 
 Nothing connects before the first call.
@@ -19,6 +22,7 @@ Nothing connects before the first call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -26,7 +30,7 @@ from redis import exceptions as rx
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from minorguard.adapters.resp import LeanRedis, deadline_after
-from minorguard.adapters.respwire import Arg
+from minorguard.adapters.respwire import NEVER, Arg
 
 __all__ = ["LeanCluster"]
 
@@ -60,9 +64,12 @@ class LeanCluster:
             "connect_timeout": connect_timeout,
             "stall_timeout": stall_timeout,
         }
+        self._fetch_timeout = connect_timeout + stall_timeout  # one node's share of a map fetch
         self._nodes: dict[Address, LeanRedis] = {}
         self._slots: list[LeanRedis | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
-        self._stale = True  # fetch the map before the next call
+        self._mapped = False  # a map was fetched (calls route by it while a newer one is fetched)
+        self._stale = True  # fetch the map again
+        self._failed: set[Address] = set()  # nodes that failed a call or a fetch since the last map
         self._fetching: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
@@ -83,24 +90,27 @@ class LeanCluster:
         return await self._routed(keys, args, deadline_after(timeout), None, script)
 
     async def ping(self, *, timeout: float | None = None) -> bool:
-        """PING every master of the map (fetched first if need be): the cluster is ready when all are."""
+        """PING every master of a freshly fetched map: the cluster is ready when all answer."""
         deadline = deadline_after(timeout)
-        await self._fresh_map(deadline)
+        await self._join(self._start_fetch(fresh=True), deadline)
         masters = {id(node): node for node in self._slots if node is not None}.values()
         replies = await asyncio.gather(*(node.execute_until(("PING",), deadline) for node in masters))
         return all(reply == b"PONG" for reply in replies)
 
     async def initialize(self) -> LeanCluster:
         """For `RedisCounterStore`: fetch the slot map."""
-        await self._fresh_map(deadline_after(None))
+        await self._join(self._start_fetch(fresh=True), NEVER)
         return self
 
     async def aclose(self) -> None:
-        if self._fetching is not None:
-            self._fetching.cancel()
+        """Close every connection; a fetch under way stops (its waiters get a ConnectionError)."""
+        task, self._fetching = self._fetching, None
+        if task is not None and not task.done():
+            with contextlib.suppress(RuntimeError):  # its event loop is closed already
+                task.cancel()
         nodes, self._nodes = list(self._nodes.values()), {}
         self._slots = [None] * REDIS_CLUSTER_HASH_SLOTS
-        self._stale = True
+        self._mapped, self._stale = False, True
         for node in nodes:
             await node.aclose()
 
@@ -112,9 +122,11 @@ class LeanCluster:
         key = keys[0]
         slot = key_slot(key if isinstance(key, bytes) else str(key).encode())
         asking: LeanRedis | None = None
-        for _ in range(_MAX_REDIRECTS):
+        for _ in range(_MAX_REDIRECTS + 1):
             if self._stale:
-                await self._fresh_map(deadline)
+                task = self._start_fetch()
+                if not self._mapped:  # nothing to route by yet
+                    await self._join(task, deadline)
             node = asking or self._slots[slot]
             if node is None:
                 self._stale = True
@@ -122,13 +134,16 @@ class LeanCluster:
             try:
                 return await node.script_until(sha, script, keys, args, deadline, asking=asking is not None)
             except rx.MovedError as moved:  # before AskError: MovedError is one
-                self._slots[slot] = self._node(moved.host, moved.port)
+                # an empty host means "the host you asked"
+                self._slots[slot] = self._node(moved.host or node.host, moved.port)
                 self._stale = True
                 asking = None
             except rx.AskError as ask:
-                asking = self._node(ask.host, ask.port)
-            except rx.ConnectionError:
-                self._stale = True  # the master may have failed over: ask the cluster again
+                asking = self._node(ask.host or node.host, ask.port)
+            except (rx.ConnectionError, rx.TimeoutError, TimeoutError):
+                # a dead or silent master may have failed over: ask the cluster again
+                self._failed.add((node.host, node.port))
+                self._stale = True
                 raise
         raise rx.ClusterError(f"more than {_MAX_REDIRECTS} redirections for slot {slot}")
 
@@ -138,25 +153,43 @@ class LeanCluster:
             node = self._nodes[(host, port)] = LeanRedis(host, port, **self._options)
         return node
 
-    async def _fresh_map(self, deadline: float) -> None:
-        """Fetch the slot map, sharing one fetch among concurrent callers. Shielded: a caller that
-        times out does not cancel the fetch the others wait for."""
+    def _start_fetch(self, *, fresh: bool = False) -> asyncio.Task[None]:
+        """The fetch of the slot map under way, or a new one (`fresh`: one that starts after this
+        call, for readiness checks). It runs on its own: callers join it, none owns it."""
         loop = asyncio.get_running_loop()
         task = self._fetching
-        if task is None or task.done() or task.get_loop() is not loop:
-            task = self._fetching = loop.create_task(self._fetch(deadline))
-        async with asyncio.timeout_at(None if deadline == float("inf") else deadline):
-            await asyncio.shield(task)
+        if task is None or task.done() or task.get_loop() is not loop or (fresh and not self._stale):
+            task = self._fetching = loop.create_task(self._fetch())
+            task.add_done_callback(_retrieved)
+        return task
 
-    async def _fetch(self, deadline: float) -> None:
-        """CLUSTER SLOTS from the known nodes (masters of the current map first, then the startup
-        nodes), the first that answers. Every failure raised is the last node's."""
-        known = list(dict.fromkeys([*self._nodes, *self._startup]))
+    async def _join(self, task: asyncio.Task[None], deadline: float) -> None:
+        """Wait for a fetch until `deadline` (TimeoutError then); shielded, so a caller that gives up
+        does not cancel the fetch the others wait for."""
+        try:
+            async with asyncio.timeout_at(None if deadline == NEVER else deadline):
+                await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                raise rx.ConnectionError("the client was closed while fetching the slot map") from None
+            raise  # this caller was cancelled (or timed out: asyncio.timeout_at says so)
+
+    async def _fetch(self) -> None:
+        """CLUSTER SLOTS from the first node that answers: the masters of the map at hand, then the
+        startup nodes, then the nodes that failed lately; each within `_fetch_timeout`. The error
+        raised when none answers is the last node's."""
+        masters = [(node.host, node.port) for node in dict.fromkeys(n for n in self._slots if n is not None)]
+        known = list(dict.fromkeys([*masters, *self._startup, *self._nodes]))
+        known.sort(key=lambda address: address in self._failed)  # stable: the failed ones last
+        loop = asyncio.get_running_loop()
         error: Exception = rx.ConnectionError("no cluster node to ask")
         for address in known:
             try:
+                deadline = loop.time() + self._fetch_timeout
                 reply = await self._node(*address).execute_until(("CLUSTER", "SLOTS"), deadline)
             except (rx.ConnectionError, rx.TimeoutError, rx.ResponseError, TimeoutError) as exc:
+                self._failed.add(address)
                 error = exc
                 continue
             self._apply(address, reply)
@@ -167,10 +200,19 @@ class LeanCluster:
         """Point every slot at its master: [[start, end, [host, port, id, ...], replicas...], ...]."""
         slots: list[LeanRedis | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
         for start, end, master, *_ in reply:
-            host = master[0].decode() if isinstance(master[0], bytes) else str(master[0])
-            if host in ("", "?"):  # "the host you asked" (cluster-preferred-endpoint-type)
+            raw = master[0]
+            host = raw.decode() if isinstance(raw, bytes) else "" if raw is None else str(raw)
+            if host in ("", "?"):  # NULL, empty or "?": the host we asked (cluster-preferred-endpoint-type)
                 host = asked[0]
             node = self._node(host, int(master[1]))
             slots[int(start) : int(end) + 1] = [node] * (int(end) - int(start) + 1)
         self._slots = slots
-        self._stale = False
+        self._mapped, self._stale = True, False
+        self._failed.clear()
+
+
+def _retrieved(task: asyncio.Task[None]) -> None:
+    """A fetch nobody waited for (its callers timed out) must not log "exception never retrieved":
+    its failure shows in the calls' own errors."""
+    if not task.cancelled():
+        task.exception()
