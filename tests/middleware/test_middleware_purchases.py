@@ -487,3 +487,38 @@ async def test_the_body_limit_follows_the_deployments_max_body_bytes(tmp_path: P
     assert fits.status_code == 201
     assert over.status_code == streamed.status_code == 413
     assert over.json()["detail"] == "the body may be at most 2048 bytes"
+
+
+async def test_a_repeated_amount_header_is_read_as_the_app_reads_it(tmp_path: Path, clock: Clock) -> None:
+    """Starlette's request.headers gives the first of repeated headers: the middleware must judge the
+    amount the app will charge, not another one sent beside it."""
+    routes = [
+        {
+            "method": "POST",
+            "path": "/shop/{what}",
+            "activity": "purchase",
+            "amount": {"from": "header", "name": "X-Amount-Fen"},
+        }
+    ]
+    charged: list[str] = []
+
+    async def shop(request: Request) -> Response:
+        charged.append(request.headers["x-amount-fen"])
+        return Response(b"{}", status_code=201, media_type="application/json")
+
+    backend = Starlette(routes=[Route("/shop/{what}", shop, methods=["POST"])])
+    app, _, _ = build(write_deployment(tmp_path, policy="nppa-2021", routes=routes), clock, app=backend)
+    clock.set(FRIDAY)
+    headers = [("authorization", f"Bearer {token('kid-dup', AGE_15)}")]
+    async with client(app) as http:
+        cheap_first = await http.post(
+            "/shop/gems", headers=[*headers, ("x-amount-fen", "100"), ("x-amount-fen", "9999")]
+        )
+        dear_first = await http.post(
+            "/shop/gems", headers=[*headers, ("x-amount-fen", "9999"), ("x-amount-fen", "100")]
+        )
+    assert cheap_first.status_code == 201
+    assert charged == ["100"]
+    assert dear_first.status_code == 403
+    assert dear_first.json()["reason"] == "purchase_single_cap"
+    assert await _usage(app, "kid-dup") == (100, 0)

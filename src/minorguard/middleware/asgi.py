@@ -271,7 +271,8 @@ _DOOR = "middleware"
 
 
 def _header(raw: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
-    """The first value of a header (ASGI servers give names in lower case), undecoded."""
+    """The first value of a header, as Starlette's request.headers gives it to the app (ASGI servers
+    give names in lower case), undecoded."""
     for name, value in raw:
         if name == wanted:
             return value
@@ -292,7 +293,11 @@ def _headers(raw: list[tuple[bytes, bytes]], match: Match) -> dict[str, str]:
     ]
     if extra:
         wanted = wanted | frozenset(extra)
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in raw if k in wanted}
+    found: dict[str, str] = {}
+    for name, value in raw:  # the first of repeated headers, as the app reads them (Starlette)
+        if name in wanted:
+            found.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return found
 
 
 def _adding(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
