@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -35,6 +36,7 @@ from minorguard.adapters.respwire import NEVER, Arg
 __all__ = ["LeanCluster"]
 
 _MAX_REDIRECTS: Final = 5
+_REFETCH_AFTER: Final = 0.1  # seconds between map fetches a failing master triggers (not a fetch a call)
 Address = tuple[str, int]
 
 
@@ -71,6 +73,7 @@ class LeanCluster:
         self._stale = True  # fetch the map again
         self._failed: set[Address] = set()  # nodes that failed a call or a fetch since the last map
         self._fetching: asyncio.Task[None] | None = None
+        self._fetched_at = -NEVER  # when the latest fetch began, on the loop's clock
 
     def __repr__(self) -> str:
         return f"<LeanCluster {len(self._nodes)} nodes>"
@@ -154,13 +157,20 @@ class LeanCluster:
         return node
 
     def _start_fetch(self, *, fresh: bool = False) -> asyncio.Task[None]:
-        """The fetch of the slot map under way, or a new one (`fresh`: one that starts after this
-        call, for readiness checks). It runs on its own: callers join it, none owns it."""
+        """The map fetch under way, or a new one. One that ended less than `_REFETCH_AFTER` ago is
+        returned as it is instead (while a master is down, every call to it fails and asks for a
+        fetch), unless the caller wants a `fresh` map (readiness checks). Fetches run on their own:
+        callers join them, none owns them."""
         loop = asyncio.get_running_loop()
         task = self._fetching
-        if task is None or task.done() or task.get_loop() is not loop or (fresh and not self._stale):
-            task = self._fetching = loop.create_task(self._fetch())
-            task.add_done_callback(_retrieved)
+        if task is not None and task.get_loop() is loop:
+            if not task.done():
+                return task
+            if not fresh and loop.time() < self._fetched_at + _REFETCH_AFTER:
+                return task
+        self._fetched_at = loop.time()
+        task = self._fetching = loop.create_task(self._fetch())
+        task.add_done_callback(_retrieved)
         return task
 
     async def _join(self, task: asyncio.Task[None], deadline: float) -> None:
@@ -174,6 +184,8 @@ class LeanCluster:
             if task.cancelled() and current is not None and not current.cancelling():
                 raise rx.ConnectionError("the client was closed while fetching the slot map") from None
             raise  # this caller was cancelled (or timed out: asyncio.timeout_at says so)
+        except Exception as exc:  # the fetch's own failure, one object for every caller that joined
+            raise copy.copy(exc) from None  # each its own: one raised in many tasks grows its traceback
 
     async def _fetch(self) -> None:
         """CLUSTER SLOTS from the first node that answers: the masters of the map at hand, then the
