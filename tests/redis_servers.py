@@ -239,6 +239,9 @@ class SentinelGroup:
     def master_port(self) -> int:
         return int(self.sentinel.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)[1])
 
+    def keys_without_ttl(self) -> list[str]:
+        return self.master.keys_without_ttl()
+
     def stop(self) -> None:
         for server in (self.sentinel, self.replica, self.master):
             server.stop()

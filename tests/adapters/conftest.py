@@ -1,5 +1,6 @@
 """Store fixtures: real Redis servers for the session (started on first use), and `store`, one
-contract suite's worth of stores: memory, a single Redis, a Redis Cluster."""
+contract suite's worth of stores: memory, a single Redis, a Redis Cluster (the lean client and
+redis-py's), a Sentinel-managed master."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ _TESTS = str(Path(__file__).resolve().parent.parent)
 if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
-from redis_servers import RedisClusterServers, RedisServer, require_binaries  # noqa: E402
+from redis_servers import RedisClusterServers, RedisServer, SentinelGroup, require_binaries  # noqa: E402
 
 # Generous: a test's burst of hundreds of calls queues behind max_in_flight; timeouts have own tests.
 CALL_TIMEOUT = 10.0
@@ -45,12 +46,21 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
         yield cluster
 
 
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
+    _require("redis-server")
+    with SentinelGroup.launch(tmp_path_factory.mktemp("sentinel")) as group:
+        yield group
+
+
 STORES = [
     pytest.param("memory", id="memory"),
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
     pytest.param("cluster", id="cluster", marks=pytest.mark.redis),  # the lean cluster client
     pytest.param("cluster-redis-py", id="cluster-redis-py", marks=pytest.mark.redis),
+    pytest.param("sentinel", id="sentinel", marks=pytest.mark.redis),  # the lean Sentinel client
 ]
+_SERVERS = {"redis": "redis_single", "sentinel": "redis_sentinel"}
 
 
 @pytest.fixture(params=STORES)
@@ -62,7 +72,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[CounterStore]:
         yield opened
         await opened.close()
         return
-    servers = request.getfixturevalue("redis_single" if request.param == "redis" else "redis_cluster")
+    servers = request.getfixturevalue(_SERVERS.get(request.param, "redis_cluster"))
     client = {"lean": False} if request.param.endswith("redis-py") else {}
     opened = open_store(servers.url, timeout=CALL_TIMEOUT, **client)
     yield opened

@@ -31,6 +31,7 @@ from minorguard.adapters.redis import RedisCounterStore
 from minorguard.adapters.redisscripts import script, store_error
 from minorguard.adapters.resp import ConnectionLostError, LeanRedis, lean_from_url
 from minorguard.adapters.respcluster import LeanCluster
+from minorguard.adapters.respsentinel import LeanSentinel
 from minorguard.adapters.respwire import pack, reply_error
 from minorguard.adapters.stores import open_store
 from minorguard.errors import StoreError, StoreErrorKind
@@ -586,6 +587,10 @@ async def test_rediss_checks_the_server_certificate(tmp_path: Path) -> None:
         ("redis+cluster://u:p@127.0.0.1:1", {"socket_timeout": 0.5, "connections": 2}, True),
         ("redis+cluster://127.0.0.1:1", {"lean": False}, False),
         ("redis+cluster://127.0.0.1:1", {"require_full_coverage": False}, False),  # redis-py's own option
+        ("redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster?db=3", {}, True),
+        ("redis+sentinel://u:p@127.0.0.1:1/mymaster", {"socket_timeout": 0.5}, True),
+        ("redis+sentinel://127.0.0.1:1/mymaster", {"lean": False}, False),
+        ("redis+sentinel://127.0.0.1:1/mymaster", {"sentinel_kwargs": {}}, False),  # redis-py's own option
     ],
 )
 async def test_redis_urls_get_the_lean_client_unless_an_option_needs_redis_py(
@@ -593,7 +598,9 @@ async def test_redis_urls_get_the_lean_client_unless_an_option_needs_redis_py(
 ) -> None:
     store = open_store(url, timeout=0.05, **options)
     assert isinstance(store, RedisCounterStore)
-    lean_class = LeanCluster if url.startswith("redis+cluster") else LeanRedis
+    lean_class = {"redis+cluster": LeanCluster, "redis+sentinel": LeanSentinel}.get(
+        url.partition(":")[0], LeanRedis
+    )
     assert isinstance(store._client, lean_class) is lean_client
     await store.close()
 

@@ -24,8 +24,10 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis, RedisCluster
 
     from minorguard.adapters.resp import LeanRedis
+    from minorguard.adapters.respcluster import LeanCluster
+    from minorguard.adapters.respsentinel import LeanSentinel
 
-    RedisClient: TypeAlias = Redis | RedisCluster | LeanRedis
+    RedisClient: TypeAlias = Redis | RedisCluster | LeanRedis | LeanCluster | LeanSentinel
 
 T = TypeVar("T")
 

@@ -3,9 +3,10 @@ a `RedisCounterStore`. Imported by `stores.open_store` only when such a URL is o
 store works without redis-py installed. Building a client connects to nothing.
 
 redis:// and rediss:// get the lean client (`resp.LeanRedis`: a fraction of redis-py's CPU per call),
-and redis+cluster:// its cluster form (`respcluster.LeanCluster`), unless an option needs redis-py
-(one the lean client does not take, see `resp.lean_from_url` and `_lean_cluster`), hiredis is not
-installed, or the option `lean=False` asks for redis-py. Sentinel uses redis-py.
+redis+cluster:// its cluster form (`respcluster.LeanCluster`) and redis+sentinel:// its Sentinel form
+(`respsentinel.LeanSentinel`), unless an option needs redis-py (one the lean clients do not take, see
+`resp.lean_from_url` and `_LEAN_OPTIONS`), hiredis is not installed, or the option `lean=False` asks
+for redis-py.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def open_redis(scheme: str, url: str, client: dict[str, Any], store: dict[str, A
         lean_client = lean_from_url(url, client, socket_timeout=_SOCKET_TIMEOUT)
         if lean_client is not None:
             return RedisCounterStore(lean_client, **store)
-    lean_cluster = lean and set(client) <= _LEAN_CLUSTER_OPTIONS  # the caller's options, not our defaults
+    lean_managed = lean and set(client) <= _LEAN_OPTIONS  # the caller's options, not our defaults
     client = _client_defaults(store.get("max_in_flight", DEFAULT_MAX_IN_FLIGHT)) | client
     if scheme in ("redis", "rediss"):
         return RedisCounterStore(Redis.from_url(url, **client), **store)
@@ -47,8 +48,8 @@ def open_redis(scheme: str, url: str, client: dict[str, Any], store: dict[str, A
         client.setdefault("password", unquote(parts.password))
     query = {k: v[-1] for k, v in parse_qs(parts.query, strict_parsing=bool(parts.query)).items()}
     if scheme == "redis+cluster":
-        return _cluster(hosts, parts.path, query, client, store, lean=lean_cluster)
-    return _sentinel(hosts, parts.path, query, client, store)
+        return _cluster(hosts, parts.path, query, client, store, lean=lean_managed)
+    return _sentinel(hosts, parts.path, query, client, store, lean=lean_managed)
 
 
 def _client_defaults(max_in_flight: int) -> dict[str, Any]:
@@ -75,35 +76,36 @@ def _cluster(
     if path.strip("/") or query:
         raise ValueError("a cluster URL has no path or query (Redis Cluster has only database 0)")
     if lean:
-        return RedisCounterStore(_lean_cluster(hosts, client), **store)
+        from minorguard.adapters.respcluster import LeanCluster  # noqa: PLC0415  (hiredis is optional)
+
+        return RedisCounterStore(LeanCluster(hosts, **_lean_options(client)), **store)
     client.pop("retry", None)  # the cluster client retries (and re-routes) on its own
     nodes = [ClusterNode(host, port) for host, port in hosts]
     return RedisCounterStore(RedisCluster(startup_nodes=nodes, **client), **store)
 
 
-# What redis+cluster:// options the lean cluster client takes (by redis-py's names): with any other,
-# redis-py's RedisCluster serves the URL.
-_LEAN_CLUSTER_OPTIONS = frozenset(
+# What redis+cluster:// and redis+sentinel:// options the lean clients take (by redis-py's names):
+# with any other, redis-py serves the URL.
+_LEAN_OPTIONS = frozenset(
     {"username", "password", "client_name", "socket_timeout", "socket_connect_timeout", "connections"}
 )
 
 
-def _lean_cluster(hosts: list[tuple[str, int]], client: dict[str, Any]) -> Any:
-    from minorguard.adapters.respcluster import LeanCluster  # noqa: PLC0415  (hiredis is optional)
+def _lean_options(client: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of LeanCluster and LeanSentinel, from redis-py's option names."""
 
     def seconds(name: str) -> float:
         value = client.get(name)
         return _SOCKET_TIMEOUT if value is None else float(value)
 
-    return LeanCluster(
-        hosts,
-        username=client.get("username"),
-        password=client.get("password"),
-        client_name=client.get("client_name"),
-        connections=int(client.get("connections", 1)),
-        connect_timeout=seconds("socket_connect_timeout"),
-        stall_timeout=seconds("socket_timeout"),
-    )
+    return {
+        "username": client.get("username"),
+        "password": client.get("password"),
+        "client_name": client.get("client_name"),
+        "connections": int(client.get("connections", 1)),
+        "connect_timeout": seconds("socket_connect_timeout"),
+        "stall_timeout": seconds("socket_timeout"),
+    }
 
 
 def _sentinel(
@@ -112,12 +114,19 @@ def _sentinel(
     query: dict[str, str],
     client: dict[str, Any],
     store: dict[str, Any],
+    *,
+    lean: bool,
 ) -> RedisCounterStore:
     service = unquote(path.strip("/"))
     if not service or "/" in service:
         raise ValueError("the path must be the service name Sentinel monitors, e.g. /mymaster")
     if set(query) - {"db"}:
         raise ValueError(f"unknown query parameters {sorted(set(query) - {'db'})}; accepted: db")
+    if lean:
+        from minorguard.adapters.respsentinel import LeanSentinel  # noqa: PLC0415  (hiredis is optional)
+
+        db = int(query.get("db", "0"))
+        return RedisCounterStore(LeanSentinel(hosts, service, db=db, **_lean_options(client)), **store)
     sentinel_options = {k: v for k, v in client.items() if k.startswith("socket_")}
     sentinel_options = client.pop("sentinel_kwargs", sentinel_options)
     sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
