@@ -73,7 +73,7 @@ class LeanCluster:
         self._stale = True  # fetch the map again
         self._failed: set[Address] = set()  # nodes that failed a call or a fetch since the last map
         self._fetching: asyncio.Task[None] | None = None
-        self._fetched_at = -NEVER  # when the latest fetch began, on the loop's clock
+        self._fetched_at = -NEVER  # when the latest fetch ended, on the loop's clock
 
     def __repr__(self) -> str:
         return f"<LeanCluster {len(self._nodes)} nodes>"
@@ -168,10 +168,13 @@ class LeanCluster:
                 return task
             if not fresh and loop.time() < self._fetched_at + _REFETCH_AFTER:
                 return task
-        self._fetched_at = loop.time()
         task = self._fetching = loop.create_task(self._fetch())
-        task.add_done_callback(_retrieved)
+        task.add_done_callback(self._fetched)
         return task
+
+    def _fetched(self, task: asyncio.Task[None]) -> None:
+        self._fetched_at = task.get_loop().time()
+        _retrieved(task)
 
     async def _join(self, task: asyncio.Task[None], deadline: float) -> None:
         """Wait for a fetch until `deadline` (TimeoutError then); shielded, so a caller that gives up

@@ -2,13 +2,17 @@
 name, found again after a failover. What redis+sentinel:// URLs get (redis-py's Sentinel client spends
 several times its CPU per call).
 
-- The master's address comes from `SENTINEL GET-MASTER-ADDR-BY-NAME`, asked of the Sentinels in turn
-  (the first that names one), each within its own time (connect + stall timeout). The first calls wait
-  for it (within their own deadlines); concurrent callers share one question.
+- The master's address comes from `SENTINEL GET-MASTER-ADDR-BY-NAME`, asked of the Sentinels in turn,
+  each within its own time (connect + stall timeout); the one that answers is asked first next time
+  (as redis-py does), and an answer naming the master that just failed is taken only if no other
+  Sentinel names another. The first calls wait for it (within their own deadlines); concurrent callers
+  share one question.
 - A call that fails for want of the master (connection lost or refused, no answer in time, READONLY
   from a demoted master) marks the address stale: the Sentinels are asked again in the background,
-  at most every `_REASK_AFTER` seconds, and calls go to the new master once they name it. During a
-  failover calls fail meanwhile, and the store's failure policy decides, as with redis-py.
+  at most once per `_REASK_AFTER` seconds after the last question ended, and calls go to the new
+  master once they name it. During a failover calls fail meanwhile, and the store's failure policy
+  decides, as with redis-py. A replaced master's client is closed with the client (`aclose`): calls
+  may still be finishing on it.
 - The Sentinels are asked without credentials (as redis-py's `Sentinel` without `sentinel_kwargs`);
   `username`, `password` and `db` are the master's.
 
@@ -70,8 +74,9 @@ class LeanSentinel:
         self._master: LeanRedis | None = None
         self._stale = True
         self._asking: asyncio.Task[None] | None = None
-        self._asked_at = -NEVER
-        self._closing: set[asyncio.Task[None]] = set()  # old masters' clients, closed in the background
+        self._asked_at = -NEVER  # when the latest question ended, on the loop's clock
+        self._failed: Address | None = None  # the master whose failure marked the address stale
+        self._retired: list[LeanRedis] = []  # replaced masters' clients
 
     def __repr__(self) -> str:
         return f"<LeanSentinel {self.service} master={self._master!r}>"
@@ -96,16 +101,15 @@ class LeanSentinel:
         return await self._watched(master.script_until(None, script, keys, args, deadline))
 
     async def ping(self, *, timeout: float | None = None) -> bool:
-        """PING the master the Sentinels name now (asked again for this)."""
+        """PING the master (found first if need be; a PING that fails makes the Sentinels be asked)."""
         deadline = deadline_after(timeout)
-        await self._join(self._start_asking(fresh=True), deadline)
-        assert self._master is not None  # set by a question that succeeded
-        reply = await self._watched(self._master.execute_until(("PING",), deadline))
+        master = await self._current(deadline)
+        reply = await self._watched(master.execute_until(("PING",), deadline))
         return bool(reply == b"PONG")
 
     async def initialize(self) -> LeanSentinel:
-        """For `RedisCounterStore`: find the master."""
-        await self._join(self._start_asking(fresh=True), NEVER)
+        """For `RedisCounterStore`: find the master, unless it is known."""
+        await self._current(NEVER)
         return self
 
     async def aclose(self) -> None:
@@ -115,8 +119,10 @@ class LeanSentinel:
             with contextlib.suppress(RuntimeError):  # its event loop is closed already
                 task.cancel()
         master, self._master, self._stale = self._master, None, True
-        for client in [*self._sentinels, *([master] if master is not None else [])]:
-            await client.aclose()
+        retired, self._retired = self._retired, []
+        for client in [*self._sentinels, *retired, *([master] if master is not None else [])]:
+            with contextlib.suppress(RuntimeError):  # connections of a closed event loop
+                await client.aclose()
 
     async def _current(self, deadline: float) -> LeanRedis:
         """The master to call: the one known (while a stale one is asked about in the background), or,
@@ -130,26 +136,38 @@ class LeanSentinel:
         return self._master
 
     async def _watched(self, call: Any) -> Any:
+        master = self._master
         try:
             return await call
-        except (rx.ConnectionError, rx.TimeoutError, TimeoutError, rx.ReadOnlyError):
-            self._stale = True  # a failover may have moved the master: ask the Sentinels again
+        except (rx.ConnectionError, rx.TimeoutError, TimeoutError, rx.ReadOnlyError, rx.InvalidResponse):
+            self._lost(master)
+            raise
+        except rx.ResponseError as exc:
+            if "READONLY" in str(exc):  # Redis 6 wraps a script's READONLY in "ERR Error running script"
+                self._lost(master)
             raise
 
-    def _start_asking(self, *, fresh: bool = False) -> asyncio.Task[None]:
+    def _lost(self, master: LeanRedis | None) -> None:
+        """A failover may have moved the master: ask the Sentinels again."""
+        self._stale = True
+        if master is not None:
+            self._failed = (master.host, master.port)
+
+    def _start_asking(self) -> asyncio.Task[None]:
         """The question under way, or a new one; one that ended less than `_REASK_AFTER` ago stands
-        (while the master is down, every call fails and asks), unless the caller wants a `fresh` one."""
+        (while the master is down, every call fails and asks)."""
         loop = asyncio.get_running_loop()
         task = self._asking
-        if task is not None and task.get_loop() is loop:
-            if not task.done():
-                return task
-            if not fresh and loop.time() < self._asked_at + _REASK_AFTER:
-                return task
-        self._asked_at = loop.time()
+        recent = task is not None and (not task.done() or loop.time() < self._asked_at + _REASK_AFTER)
+        if task is not None and task.get_loop() is loop and recent:
+            return task
         task = self._asking = loop.create_task(self._ask())
-        task.add_done_callback(_retrieved)
+        task.add_done_callback(self._asked)
         return task
+
+    def _asked(self, task: asyncio.Task[None]) -> None:
+        self._asked_at = task.get_loop().time()
+        _retrieved(task)
 
     async def _join(self, task: asyncio.Task[None], deadline: float) -> None:
         """Wait for a question until `deadline`; shielded, so a caller that gives up does not cancel
@@ -166,20 +184,33 @@ class LeanSentinel:
             raise copy.copy(exc) from None
 
     async def _ask(self) -> None:
+        """Ask the Sentinels in turn for the master: the first that names one other than the master
+        that just failed wins (and is asked first next time); the failed one is taken only if no
+        Sentinel names another."""
         loop = asyncio.get_running_loop()
         error: Exception = rx.ConnectionError(f"no Sentinel names a master for {self.service!r}")
-        for sentinel in self._sentinels:
+        fallback: Address | None = None
+        for sentinel in list(self._sentinels):
             deadline = loop.time() + self._ask_timeout
             try:
                 reply = await sentinel.execute_until(
                     ("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service), deadline
                 )
-            except (rx.ConnectionError, rx.TimeoutError, rx.ResponseError, TimeoutError) as exc:
-                error = exc
+                address = None if not reply else (reply[0].decode(), int(reply[1]))
+            except (rx.RedisError, TimeoutError, IndexError, ValueError, AttributeError) as exc:
+                error = exc  # down, silent, or not speaking RESP as a Sentinel does: ask the next
                 continue
-            if not reply:  # this Sentinel does not monitor the service (or knows no master yet)
+            if address is None:  # this Sentinel does not monitor the service (or knows no master yet)
                 continue
-            self._use((reply[0].decode(), int(reply[1])))
+            if address == self._failed:  # it may not have seen the failover yet
+                fallback = fallback or address
+                continue
+            self._sentinels.remove(sentinel)
+            self._sentinels.insert(0, sentinel)
+            self._use(address)
+            return
+        if fallback is not None:
+            self._use(fallback)
             return
         raise error
 
@@ -187,12 +218,9 @@ class LeanSentinel:
         current = self._master
         if current is None or (current.host, current.port) != address:
             self._master = LeanRedis(address[0], address[1], **self._options)
-            if current is not None:  # calls still on the old master fail as they would anyway
-                closing = asyncio.get_running_loop().create_task(current.aclose())
-                self._closing.add(closing)  # a task nothing holds may be collected before it runs
-                closing.add_done_callback(self._closing.discard)
-                closing.add_done_callback(_retrieved)
-        self._stale = False
+            if current is not None:
+                self._retired.append(current)
+        self._stale, self._failed = False, None
 
 
 def _retrieved(task: asyncio.Task[Any]) -> None:
