@@ -312,3 +312,14 @@ def test_docs_envoy_md_matches_the_contract_the_tests_assert() -> None:
         assert f"exact: {name}" in doc
     assert "failure_mode_allow: false" in doc
     assert "with_request_body" in doc
+
+
+async def test_a_repeated_header_is_read_first_wins_as_most_upstreams_read_it(app: SidecarApp) -> None:
+    """Starlette, werkzeug and Go's Header.Get give an app the first of repeated headers: the sidecar
+    judges that one too, at every door (the middleware does the same)."""
+    request = envoy_request("POST", "/shop/purchases", token("e-dup", AGE_15))
+    listed = [*request["headers"].items(), ("x-amount-fen", "100"), ("x-amount-fen", "9999")]
+    async with asgi_client(app) as http:
+        response = await http.request(request["method"], request["url"], headers=listed)
+    assert response.status_code == 200
+    assert response.headers["x-minorguard-remaining-budget-fen"] == str(20000 - 100)

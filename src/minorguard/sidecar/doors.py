@@ -210,17 +210,18 @@ def _nginx_fields(
     raw: list[tuple[bytes, bytes]], uri_name: bytes, method_name: bytes
 ) -> tuple[bytes | None, bytes | None, bytes | None]:
     """The original URI (ingress-nginx sends X-Original-URL, a whole URL, instead), the original method
-    and the Authorization header, in one pass over the raw headers."""
+    and the Authorization header, in one pass over the raw headers; of repeated ones the first, as
+    `Request.headers` reads them."""
     uri = url = method = auth = None
     for name, value in raw:
         if name == uri_name:
-            uri = value
+            uri = value if uri is None else uri
         elif name == method_name:
-            method = value
+            method = value if method is None else method
         elif name == b"authorization":
-            auth = value
+            auth = value if auth is None else auth
         elif name == b"x-original-url":
-            url = value
+            url = value if url is None else url
     return uri or url, method, auth
 
 

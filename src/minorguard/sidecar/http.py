@@ -28,8 +28,13 @@ class Request:
 
     @property
     def headers(self) -> dict[str, str]:
+        """The request's headers, decoded on first use; of repeated ones the first, as most upstream
+        frameworks give it to their app (Starlette, werkzeug, Go's Header.Get) and the middleware reads."""
         if self._headers is None:
-            self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
+            headers: dict[str, str] = {}
+            for name, value in self.scope["headers"]:
+                headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+            self._headers = headers
         return self._headers
 
     @property
