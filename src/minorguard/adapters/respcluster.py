@@ -22,8 +22,6 @@ Nothing connects before the first call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import copy
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -31,6 +29,7 @@ from redis import exceptions as rx
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
 from minorguard.adapters.resp import LeanRedis, deadline_after
+from minorguard.adapters.resprefresh import SharedRefresh
 from minorguard.adapters.respwire import NEVER, Arg
 
 __all__ = ["LeanCluster"]
@@ -72,8 +71,7 @@ class LeanCluster:
         self._mapped = False  # a map was fetched (calls route by it while a newer one is fetched)
         self._stale = True  # fetch the map again
         self._failed: set[Address] = set()  # nodes that failed a call or a fetch since the last map
-        self._fetching: asyncio.Task[None] | None = None
-        self._fetched_at = -NEVER  # when the latest fetch ended, on the loop's clock
+        self._fetching = SharedRefresh(self._fetch, every=_REFETCH_AFTER, what="fetching the slot map")
 
     def __repr__(self) -> str:
         return f"<LeanCluster {len(self._nodes)} nodes>"
@@ -95,22 +93,19 @@ class LeanCluster:
     async def ping(self, *, timeout: float | None = None) -> bool:
         """PING every master of a freshly fetched map: the cluster is ready when all answer."""
         deadline = deadline_after(timeout)
-        await self._join(self._start_fetch(fresh=True), deadline)
+        await self._fetching.join(self._fetching.start(fresh=True), deadline)
         masters = {id(node): node for node in self._slots if node is not None}.values()
         replies = await asyncio.gather(*(node.execute_until(("PING",), deadline) for node in masters))
         return all(reply == b"PONG" for reply in replies)
 
     async def initialize(self) -> LeanCluster:
         """For `RedisCounterStore`: fetch the slot map."""
-        await self._join(self._start_fetch(fresh=True), NEVER)
+        await self._fetching.join(self._fetching.start(fresh=True), NEVER)
         return self
 
     async def aclose(self) -> None:
         """Close every connection; a fetch under way stops (its waiters get a ConnectionError)."""
-        task, self._fetching = self._fetching, None
-        if task is not None and not task.done():
-            with contextlib.suppress(RuntimeError):  # its event loop is closed already
-                task.cancel()
+        self._fetching.cancel()
         nodes, self._nodes = list(self._nodes.values()), {}
         self._slots = [None] * REDIS_CLUSTER_HASH_SLOTS
         self._mapped, self._stale = False, True
@@ -127,9 +122,9 @@ class LeanCluster:
         asking: LeanRedis | None = None
         for _ in range(_MAX_REDIRECTS + 1):
             if self._stale:
-                task = self._start_fetch()
+                task = self._fetching.start()
                 if not self._mapped:  # nothing to route by yet
-                    await self._join(task, deadline)
+                    await self._fetching.join(task, deadline)
             node = asking or self._slots[slot]
             if node is None:
                 self._stale = True
@@ -155,40 +150,6 @@ class LeanCluster:
         if node is None:
             node = self._nodes[(host, port)] = LeanRedis(host, port, **self._options)
         return node
-
-    def _start_fetch(self, *, fresh: bool = False) -> asyncio.Task[None]:
-        """The map fetch under way, or a new one. One that ended less than `_REFETCH_AFTER` ago is
-        returned as it is instead (while a master is down, every call to it fails and asks for a
-        fetch), unless the caller wants a `fresh` map (readiness checks). Fetches run on their own:
-        callers join them, none owns them."""
-        loop = asyncio.get_running_loop()
-        task = self._fetching
-        if task is not None and task.get_loop() is loop:
-            if not task.done():
-                return task
-            if not fresh and loop.time() < self._fetched_at + _REFETCH_AFTER:
-                return task
-        task = self._fetching = loop.create_task(self._fetch())
-        task.add_done_callback(self._fetched)
-        return task
-
-    def _fetched(self, task: asyncio.Task[None]) -> None:
-        self._fetched_at = task.get_loop().time()
-        _retrieved(task)
-
-    async def _join(self, task: asyncio.Task[None], deadline: float) -> None:
-        """Wait for a fetch until `deadline` (TimeoutError then); shielded, so a caller that gives up
-        does not cancel the fetch the others wait for."""
-        try:
-            async with asyncio.timeout_at(None if deadline == NEVER else deadline):
-                await asyncio.shield(task)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if task.cancelled() and current is not None and not current.cancelling():
-                raise rx.ConnectionError("the client was closed while fetching the slot map") from None
-            raise  # this caller was cancelled (or timed out: asyncio.timeout_at says so)
-        except Exception as exc:  # the fetch's own failure, one object for every caller that joined
-            raise copy.copy(exc) from None  # each its own: one raised in many tasks grows its traceback
 
     async def _fetch(self) -> None:
         """CLUSTER SLOTS from the first node that answers: the masters of the map at hand, then the
@@ -224,10 +185,3 @@ class LeanCluster:
         self._slots = slots
         self._mapped, self._stale = True, False
         self._failed.clear()
-
-
-def _retrieved(task: asyncio.Task[None]) -> None:
-    """A fetch nobody waited for (its callers timed out) must not log "exception never retrieved":
-    its failure shows in the calls' own errors."""
-    if not task.cancelled():
-        task.exception()

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 from collections.abc import Sequence
 from typing import Any, Final
 
 from redis import exceptions as rx
 
 from minorguard.adapters.resp import LeanRedis, deadline_after
+from minorguard.adapters.resprefresh import SharedRefresh
 from minorguard.adapters.respwire import NEVER, Arg
 
 __all__ = ["LeanSentinel"]
@@ -73,8 +73,7 @@ class LeanSentinel:
         self._ask_timeout = connect_timeout + stall_timeout  # one Sentinel's share of a question
         self._master: LeanRedis | None = None
         self._stale = True
-        self._asking: asyncio.Task[None] | None = None
-        self._asked_at = -NEVER  # when the latest question ended, on the loop's clock
+        self._asking = SharedRefresh(self._ask, every=_REASK_AFTER, what="asking the Sentinels")
         self._failed: Address | None = None  # the master whose failure marked the address stale
         self._retired: list[LeanRedis] = []  # replaced masters' clients
 
@@ -114,10 +113,7 @@ class LeanSentinel:
 
     async def aclose(self) -> None:
         """Close every connection; a question under way stops (its waiters get a ConnectionError)."""
-        task, self._asking = self._asking, None
-        if task is not None and not task.done():
-            with contextlib.suppress(RuntimeError):  # its event loop is closed already
-                task.cancel()
+        self._asking.cancel()
         master, self._master, self._stale = self._master, None, True
         retired, self._retired = self._retired, []
         for client in [*self._sentinels, *retired, *([master] if master is not None else [])]:
@@ -128,9 +124,9 @@ class LeanSentinel:
         """The master to call: the one known (while a stale one is asked about in the background), or,
         before the first answer, the one the Sentinels name."""
         if self._stale:
-            task = self._start_asking()
+            task = self._asking.start()
             if self._master is None:
-                await self._join(task, deadline)
+                await self._asking.join(task, deadline)
         if self._master is None:
             raise rx.ConnectionError(f"no Sentinel names a master for {self.service!r}")
         return self._master
@@ -152,36 +148,6 @@ class LeanSentinel:
         self._stale = True
         if master is not None:
             self._failed = (master.host, master.port)
-
-    def _start_asking(self) -> asyncio.Task[None]:
-        """The question under way, or a new one; one that ended less than `_REASK_AFTER` ago stands
-        (while the master is down, every call fails and asks)."""
-        loop = asyncio.get_running_loop()
-        task = self._asking
-        recent = task is not None and (not task.done() or loop.time() < self._asked_at + _REASK_AFTER)
-        if task is not None and task.get_loop() is loop and recent:
-            return task
-        task = self._asking = loop.create_task(self._ask())
-        task.add_done_callback(self._asked)
-        return task
-
-    def _asked(self, task: asyncio.Task[None]) -> None:
-        self._asked_at = task.get_loop().time()
-        _retrieved(task)
-
-    async def _join(self, task: asyncio.Task[None], deadline: float) -> None:
-        """Wait for a question until `deadline`; shielded, so a caller that gives up does not cancel
-        the question others wait for. Each caller gets its own copy of its error."""
-        try:
-            async with asyncio.timeout_at(None if deadline == NEVER else deadline):
-                await asyncio.shield(task)
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if task.cancelled() and current is not None and not current.cancelling():
-                raise rx.ConnectionError("the client was closed while asking the Sentinels") from None
-            raise
-        except Exception as exc:
-            raise copy.copy(exc) from None
 
     async def _ask(self) -> None:
         """Ask the Sentinels in turn for the master: the first that names one other than the master
@@ -221,8 +187,3 @@ class LeanSentinel:
             if current is not None:
                 self._retired.append(current)
         self._stale, self._failed = False, None
-
-
-def _retrieved(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
