@@ -326,3 +326,17 @@ async def test_report_only_findings_do_not_pile_up_within_a_second_or_a_minute(t
         decision = await engine.decide(KID, Facts(Activity.GAME), at=at + second)
         assert decision.allowed
         assert [f.reason for f in decision.report_only] == [Reason.DAILY_PLAY_LIMIT], second
+
+
+async def test_each_facts_of_a_subject_keeps_its_own_second(counting: CountingStore) -> None:
+    """The memo is keyed by subject and facts: another game (its own rating checks) asks the store
+    once in that second too, and adds no time; the first game's next request is still answered kept."""
+    engine = engine_on(counting)
+    at = beijing("2026-11-20T20:10:00")
+    ping, other = Facts(Activity.GAME), Facts(Activity.GAME, game_id="star-fleet")
+    first = await engine.decide(KID, ping, at=at)
+    second = await engine.decide(KID, other, at=at)
+    again = await engine.decide(KID, ping, at=at)
+    assert counting.calls == ["play_heartbeat", "play_heartbeat"]
+    assert again is first
+    assert second.remaining_seconds == first.remaining_seconds  # the same second added no time
