@@ -12,7 +12,7 @@ for redis-py.
 from __future__ import annotations
 
 import importlib.util
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
@@ -22,6 +22,9 @@ from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
 
 from minorguard.adapters.redis import DEFAULT_MAX_IN_FLIGHT, RedisCounterStore
+
+if TYPE_CHECKING:
+    from minorguard.adapters.resp import ServerOptions
 
 # Each call is bounded by the store's `timeout` anyway; the sockets' own timeouts only keep a
 # connection from hanging on after a call was abandoned.
@@ -78,7 +81,7 @@ def _cluster(
     if lean:
         from minorguard.adapters.respcluster import LeanCluster  # noqa: PLC0415  (hiredis is optional)
 
-        return RedisCounterStore(LeanCluster(hosts, **_lean_options(client)), **store)
+        return RedisCounterStore(LeanCluster(hosts, _lean_options(client)), **store)
     client.pop("retry", None)  # the cluster client retries (and re-routes) on its own
     nodes = [ClusterNode(host, port) for host, port in hosts]
     return RedisCounterStore(RedisCluster(startup_nodes=nodes, **client), **store)
@@ -91,21 +94,23 @@ _LEAN_OPTIONS = frozenset(
 )
 
 
-def _lean_options(client: dict[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of LeanCluster and LeanSentinel, from redis-py's option names."""
+def _lean_options(client: dict[str, Any]) -> ServerOptions:
+    """The lean clients' ServerOptions, from redis-py's option names."""
 
     def seconds(name: str) -> float:
         value = client.get(name)
         return _SOCKET_TIMEOUT if value is None else float(value)
 
-    return {
-        "username": client.get("username"),
-        "password": client.get("password"),
-        "client_name": client.get("client_name"),
-        "connections": int(client.get("connections", 1)),
-        "connect_timeout": seconds("socket_connect_timeout"),
-        "stall_timeout": seconds("socket_timeout"),
-    }
+    from minorguard.adapters.resp import ServerOptions  # noqa: PLC0415  (hiredis is optional)
+
+    return ServerOptions(
+        username=client.get("username"),
+        password=client.get("password"),
+        client_name=client.get("client_name"),
+        connections=int(client.get("connections", 1)),
+        connect_timeout=seconds("socket_connect_timeout"),
+        stall_timeout=seconds("socket_timeout"),
+    )
 
 
 def _sentinel(
@@ -126,7 +131,7 @@ def _sentinel(
         from minorguard.adapters.respsentinel import LeanSentinel  # noqa: PLC0415  (hiredis is optional)
 
         db = int(query.get("db", "0"))
-        return RedisCounterStore(LeanSentinel(hosts, service, db=db, **_lean_options(client)), **store)
+        return RedisCounterStore(LeanSentinel(hosts, service, db=db, options=_lean_options(client)), **store)
     sentinel_options = {k: v for k, v in client.items() if k.startswith("socket_")}
     sentinel_options = client.pop("sentinel_kwargs", sentinel_options)
     sentinel = Sentinel(hosts, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]

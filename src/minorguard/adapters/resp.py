@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from redis import exceptions as rx
@@ -35,7 +36,7 @@ from redis.asyncio.connection import parse_url  # how from_url reads a URL, to r
 
 from minorguard.adapters.respwire import NEVER, Arg, Connection, ConnectionLostError, pack
 
-__all__ = ["ConnectionLostError", "LeanRedis", "deadline_after", "lean_from_url"]
+__all__ = ["ConnectionLostError", "LeanRedis", "ServerOptions", "deadline_after", "lean_from_url"]
 
 
 class LeanRedis:
@@ -237,6 +238,41 @@ class LeanRedis:
         for result in results:
             if isinstance(result, BaseException):
                 raise result
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """How the clients that manage several servers (`respcluster.LeanCluster`'s masters,
+    `respsentinel.LeanSentinel`'s master) connect to each one: `LeanRedis`'s options but the address
+    and the database."""
+
+    username: str | None = None
+    password: str | None = None
+    client_name: str | None = None
+    connections: int = 1
+    connect_timeout: float = 1.0
+    stall_timeout: float = 1.0
+
+    def client(self, host: str, port: int, db: int = 0) -> LeanRedis:
+        return LeanRedis(
+            host,
+            port,
+            username=self.username,
+            password=self.password,
+            db=db,
+            client_name=self.client_name,
+            connections=self.connections,
+            connect_timeout=self.connect_timeout,
+            stall_timeout=self.stall_timeout,
+        )
+
+    @property
+    def lookup_timeout(self) -> float:
+        """One server's share of a lookup (a slot map, a master's address): dial, then answer."""
+        return self.connect_timeout + self.stall_timeout
+
+
+DEFAULT_OPTIONS: Final = ServerOptions()
 
 
 def deadline_after(timeout: float | None) -> float:

@@ -28,7 +28,7 @@ from typing import Any, Final
 from redis import exceptions as rx
 from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 
-from minorguard.adapters.resp import LeanRedis, deadline_after
+from minorguard.adapters.resp import DEFAULT_OPTIONS, LeanRedis, ServerOptions, deadline_after
 from minorguard.adapters.resprefresh import SharedRefresh
 from minorguard.adapters.respwire import NEVER, Arg
 
@@ -40,32 +40,13 @@ Address = tuple[str, int]
 
 
 class LeanCluster:
-    """Redis Cluster over `LeanRedis` clients, one per master (each with `connections` connections).
-    `username`, `password`, `client_name` and the timeouts are those of `LeanRedis`."""
+    """Redis Cluster over `LeanRedis` clients, one per master, each connected as `options` say."""
 
-    def __init__(
-        self,
-        startup: Sequence[Address],
-        *,
-        username: str | None = None,
-        password: str | None = None,
-        client_name: str | None = None,
-        connections: int = 1,
-        connect_timeout: float = 1.0,
-        stall_timeout: float = 1.0,
-    ) -> None:
+    def __init__(self, startup: Sequence[Address], options: ServerOptions = DEFAULT_OPTIONS) -> None:
         if not startup:
             raise ValueError("a cluster needs at least one startup node")
         self._startup = list(startup)
-        self._options: dict[str, Any] = {
-            "username": username,
-            "password": password,
-            "client_name": client_name,
-            "connections": connections,
-            "connect_timeout": connect_timeout,
-            "stall_timeout": stall_timeout,
-        }
-        self._fetch_timeout = connect_timeout + stall_timeout  # one node's share of a map fetch
+        self._options = options
         self._nodes: dict[Address, LeanRedis] = {}
         self._slots: list[LeanRedis | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
         self._mapped = False  # a map was fetched (calls route by it while a newer one is fetched)
@@ -148,12 +129,12 @@ class LeanCluster:
     def _node(self, host: str, port: int) -> LeanRedis:
         node = self._nodes.get((host, port))
         if node is None:
-            node = self._nodes[(host, port)] = LeanRedis(host, port, **self._options)
+            node = self._nodes[(host, port)] = self._options.client(host, port)
         return node
 
     async def _fetch(self) -> None:
         """CLUSTER SLOTS from the first node that answers: the masters of the map at hand, then the
-        startup nodes, then the nodes that failed lately; each within `_fetch_timeout`. The error
+        startup nodes, then the nodes that failed lately; each within its lookup timeout. The error
         raised when none answers is the last node's."""
         masters = [(node.host, node.port) for node in dict.fromkeys(n for n in self._slots if n is not None)]
         known = list(dict.fromkeys([*masters, *self._startup, *self._nodes]))
@@ -162,7 +143,7 @@ class LeanCluster:
         error: Exception = rx.ConnectionError("no cluster node to ask")
         for address in known:
             try:
-                deadline = loop.time() + self._fetch_timeout
+                deadline = loop.time() + self._options.lookup_timeout
                 reply = await self._node(*address).execute_until(("CLUSTER", "SLOTS"), deadline)
             except (rx.ConnectionError, rx.TimeoutError, rx.ResponseError, TimeoutError) as exc:
                 self._failed.add(address)

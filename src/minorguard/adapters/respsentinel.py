@@ -28,7 +28,7 @@ from typing import Any, Final
 
 from redis import exceptions as rx
 
-from minorguard.adapters.resp import LeanRedis, deadline_after
+from minorguard.adapters.resp import DEFAULT_OPTIONS, LeanRedis, ServerOptions, deadline_after
 from minorguard.adapters.resprefresh import SharedRefresh
 from minorguard.adapters.respwire import NEVER, Arg
 
@@ -47,30 +47,15 @@ class LeanSentinel:
         service: str,
         *,
         db: int = 0,
-        username: str | None = None,
-        password: str | None = None,
-        client_name: str | None = None,
-        connections: int = 1,
-        connect_timeout: float = 1.0,
-        stall_timeout: float = 1.0,
+        options: ServerOptions = DEFAULT_OPTIONS,
     ) -> None:
+        """`options` and `db` are the master's; the Sentinels get its timeouts alone."""
         if not sentinels:
             raise ValueError("give at least one Sentinel")
         self.service = service
-        self._sentinels = [
-            LeanRedis(host, port, connect_timeout=connect_timeout, stall_timeout=stall_timeout)
-            for host, port in sentinels
-        ]
-        self._options: dict[str, Any] = {
-            "db": db,
-            "username": username,
-            "password": password,
-            "client_name": client_name,
-            "connections": connections,
-            "connect_timeout": connect_timeout,
-            "stall_timeout": stall_timeout,
-        }
-        self._ask_timeout = connect_timeout + stall_timeout  # one Sentinel's share of a question
+        timeouts = ServerOptions(connect_timeout=options.connect_timeout, stall_timeout=options.stall_timeout)
+        self._sentinels = [timeouts.client(host, port) for host, port in sentinels]
+        self._options, self._db = options, db
         self._master: LeanRedis | None = None
         self._stale = True
         self._asking = SharedRefresh(self._ask, every=_REASK_AFTER, what="asking the Sentinels")
@@ -157,7 +142,7 @@ class LeanSentinel:
         error: Exception = rx.ConnectionError(f"no Sentinel names a master for {self.service!r}")
         fallback: Address | None = None
         for sentinel in list(self._sentinels):
-            deadline = loop.time() + self._ask_timeout
+            deadline = loop.time() + self._options.lookup_timeout
             try:
                 reply = await sentinel.execute_until(
                     ("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service), deadline
@@ -183,7 +168,7 @@ class LeanSentinel:
     def _use(self, address: Address) -> None:
         current = self._master
         if current is None or (current.host, current.port) != address:
-            self._master = LeanRedis(address[0], address[1], **self._options)
+            self._master = self._options.client(address[0], address[1], self._db)
             if current is not None:
                 self._retired.append(current)
         self._stale, self._failed = False, None
