@@ -36,6 +36,16 @@ def require_binaries(*names: str) -> None:
         )
 
 
+def fail_without(*names: str) -> None:
+    """`require_binaries` for tests: a missing binary fails the test (never skips it), with the message."""
+    import pytest  # here: the benchmarks use this module without pytest
+
+    try:
+        require_binaries(*names)
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 def _bindable(port: int) -> bool:
     with socket.socket() as s:
         try:

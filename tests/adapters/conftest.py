@@ -5,50 +5,35 @@ redis-py's), a Sentinel-managed master."""
 from __future__ import annotations
 
 import secrets
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
 from minorguard.adapters.base import CounterStore
 from minorguard.adapters.stores import open_store
-
-# tests/redis_servers.py is shared with other test folders; tests/ is not a package.
-_TESTS = str(Path(__file__).resolve().parent.parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from redis_servers import RedisClusterServers, RedisServer, SentinelGroup, require_binaries  # noqa: E402
+from redis_servers import RedisClusterServers, RedisServer, SentinelGroup, fail_without
 
 # Generous: a test's burst of hundreds of calls queues behind max_in_flight; timeouts have own tests.
 CALL_TIMEOUT = 10.0
 
 
-def _require(*names: str) -> None:
-    try:
-        require_binaries(*names)
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def redis_single(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    _require("redis-server")
+    fail_without("redis-server")
     with RedisServer.launch(tmp_path_factory.mktemp("single")) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
-    _require("redis-server")
+    fail_without("redis-server")
     with RedisClusterServers.launch(tmp_path_factory.mktemp("cluster")) as cluster:
         yield cluster
 
 
 @pytest.fixture(scope="session")
 def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
-    _require("redis-server")
+    fail_without("redis-server")
     with SentinelGroup.launch(tmp_path_factory.mktemp("sentinel")) as group:
         yield group
 

@@ -19,7 +19,7 @@ import pytest
 from helmkit import find, one, render, server_process, wait_for
 
 from minorguard.adapters.identity import issue_token
-from redis_servers import RedisServer, free_port, require_binaries
+from redis_servers import RedisServer, fail_without, free_port
 
 MOUNT = "/etc/minorguard/"
 HS_SECRET = "chart-e2e-hs256-secret-0123456789abcdef-xyz"
@@ -84,10 +84,7 @@ def _secret_files(docs: list[dict[str, Any]], pod: dict[str, Any]) -> dict[str, 
 
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    try:
-        require_binaries("redis-server")
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    fail_without("redis-server")
     workdir = tmp_path_factory.mktemp("chart-redis")
     with RedisServer.launch(workdir, args=("--requirepass", REDIS_PASSWORD)) as server:
         yield server

@@ -3,30 +3,19 @@ the shared launcher in tests/redis_servers.py), a settable clock, and a closer f
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
+from mwkit import Clock, bj
 
-# tests/ is not a package: the shared launcher is imported from its folder.
-_TESTS = str(Path(__file__).resolve().parent.parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from mwkit import Clock, bj  # noqa: E402
-
-from minorguard.middleware import MinorGuardMiddleware  # noqa: E402
-from redis_servers import RedisServer, require_binaries  # noqa: E402
+from minorguard.middleware import MinorGuardMiddleware
+from redis_servers import RedisServer, fail_without
 
 
 @pytest.fixture(scope="session")
 def middleware_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One real redis-server for the middleware tests of this session."""
-    try:
-        require_binaries("redis-server")
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    fail_without("redis-server")
     with RedisServer.launch(tmp_path_factory.mktemp("middleware-redis")) as server:
         yield server
 

@@ -3,24 +3,16 @@ for each test), clients for it, a settable clock, and a real redis-server for th
 
 from __future__ import annotations
 
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from nppafake import BIZ_ID, TEST_CODE, Fake, FakeNppa, ServerThread, ShiftClock, make_client
 
-_HERE = Path(__file__).resolve().parent
-for folder in (str(_HERE), str(_HERE.parent)):
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-
-from nppafake import BIZ_ID, TEST_CODE, Fake, FakeNppa, ServerThread, ShiftClock, make_client  # noqa: E402
-
-from minorguard.adapters.nppa import NppaClient  # noqa: E402
-from minorguard.adapters.nppa.queue import BehaviourQueue  # noqa: E402
-from redis_servers import RedisServer, require_binaries  # noqa: E402
+from minorguard.adapters.nppa import NppaClient
+from minorguard.adapters.nppa.queue import BehaviourQueue
+from redis_servers import RedisServer, fail_without
 
 
 @pytest.fixture(scope="session")
@@ -64,10 +56,7 @@ async def test_client(fake: Fake) -> AsyncIterator[NppaClient]:
 
 @pytest.fixture(scope="session")
 def nppa_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    try:
-        require_binaries("redis-server")
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    fail_without("redis-server")
     with RedisServer.launch(tmp_path_factory.mktemp("nppa-redis")) as server:
         yield server
 

@@ -4,30 +4,19 @@ installs it), a settable clock and a closer for in-process sidecars."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
+from sidecarkit import FRIDAY_IN_WINDOW, Clock, bj, nginx_binary
 
-# tests/ is not a package: the shared launcher is imported from its folder.
-_TESTS = str(Path(__file__).resolve().parent.parent)
-if _TESTS not in sys.path:
-    sys.path.insert(0, _TESTS)
-
-from sidecarkit import FRIDAY_IN_WINDOW, Clock, bj, nginx_binary  # noqa: E402
-
-from minorguard.sidecar.app import SidecarApp  # noqa: E402
-from redis_servers import RedisServer, require_binaries  # noqa: E402
+from minorguard.sidecar.app import SidecarApp
+from redis_servers import RedisServer, fail_without
 
 
 @pytest.fixture(scope="session")
 def sidecar_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One real redis-server for the sidecar tests of this session."""
-    try:
-        require_binaries("redis-server")
-    except RuntimeError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    fail_without("redis-server")
     with RedisServer.launch(tmp_path_factory.mktemp("sidecar-redis")) as server:
         yield server
 
