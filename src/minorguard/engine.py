@@ -41,7 +41,8 @@ Clock = Callable[[], float]
 PLAY_KEY_TTL = 2 * 86400  # a day's play counter outlives its day by one: yesterday's split still lands
 _MAX_KEYS = 65536
 _MAX_MEMO = 32768  # game verdicts kept for the current minute (a few hundred bytes each)
-_ADULTS_ALWAYS = (Activity.GAME, Activity.PURCHASE)  # no rule limits adults here (tips have adult caps)
+# no rule limits adults here (tips have adult caps)
+UNLIMITED_FOR_ADULTS = (Activity.GAME, Activity.PURCHASE)
 ADULT_ALLOWED = Decision(Outcome.ALLOW, Reason.ALLOWED, AgeBand.ADULT)
 
 
@@ -108,9 +109,16 @@ class Engine:
 
     def adult_allows(self, subject: Subject, activity: Activity, epoch: float) -> bool:
         """The hot path of most traffic: no rule limits a verified adult's game or purchase."""
+        since = self.adult_since(subject, activity)
+        return since is not None and epoch >= since
+
+    def adult_since(self, subject: Subject, activity: Activity) -> float | None:
+        """The epoch from which no rule limits `subject` on `activity` (their 18th birthday, by the
+        policy's birthday rule and zone), or None when rules always apply (unverified, or an activity
+        with adult rules)."""
         birthdate = subject.birthdate
-        if activity not in _ADULTS_ALWAYS or not subject.verified or birthdate is None:
-            return False
+        if activity not in UNLIMITED_FOR_ADULTS or not subject.verified or birthdate is None:
+            return None
         cp = self.policy
         if self._adults_of is not cp:  # a reload may change the birthday rule or the zone
             self._adults.clear()
@@ -122,7 +130,7 @@ class Engine:
             adult_from = self._adults[birthdate] = age_reached_at(
                 birthdate, ADULT_AGE, cp.policy.spec.birthday, cp.zone
             ).timestamp()
-        return epoch >= adult_from
+        return adult_from
 
     def _game(
         self, cp: CompiledPolicy, subject: Subject, facts: Facts, now: Instant

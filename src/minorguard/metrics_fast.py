@@ -11,7 +11,10 @@ from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricF
 from prometheus_client.registry import Collector
 
 DECISIONS = ("minorguard_decisions", "Decisions by activity, outcome and reason.")
-LATENCY = ("minorguard_decision_duration_seconds", "Time to decide, store call included.")
+LATENCY = (
+    "minorguard_decision_duration_seconds",
+    "Time to decide, store call included (an adult passed on the token alone is counted, not timed).",
+)
 
 
 class DecisionCollector(Collector):
@@ -35,25 +38,15 @@ class DecisionCollector(Collector):
         self.latency_sum[activity] += seconds
 
     def describe(self) -> Iterator[Metric]:
-        yield CounterMetricFamily("minorguard_decisions", "Decisions by activity, outcome and reason.")
-        yield HistogramMetricFamily(
-            "minorguard_decision_duration_seconds", "Time to decide, store call included."
-        )
+        yield CounterMetricFamily(*DECISIONS)
+        yield HistogramMetricFamily(*LATENCY)
 
     def collect(self) -> Iterator[Metric]:
-        decisions = CounterMetricFamily(
-            "minorguard_decisions",
-            "Decisions by activity, outcome and reason.",
-            labels=["activity", "outcome", "reason"],
-        )
+        decisions = CounterMetricFamily(*DECISIONS, labels=["activity", "outcome", "reason"])
         for key, value in sorted(self.counts.items()):
             decisions.add_metric(list(key), value)
         yield decisions
-        latency = HistogramMetricFamily(
-            "minorguard_decision_duration_seconds",
-            "Time to decide, store call included.",
-            labels=["activity"],
-        )
+        latency = HistogramMetricFamily(*LATENCY, labels=["activity"])
         for activity, slots in sorted(self.latency.items()):
             cumulative, buckets = 0, []
             for bound, count in zip((*map(str, self.bounds), "+Inf"), slots, strict=True):

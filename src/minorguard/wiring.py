@@ -4,7 +4,7 @@ metrics and reloader. The middleware's `from_config` and the sidecar both build 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -16,6 +16,7 @@ from minorguard.deployment import IdentitySettings, LoadedDeployment, load_deplo
 from minorguard.engine import Clock, Engine
 from minorguard.explain import compile_policy
 from minorguard.metrics import Metrics
+from minorguard.middleware.hotpath import AdultPasses
 from minorguard.middleware.reload import PolicyReloader
 from minorguard.middleware.routes import RouteTable
 
@@ -31,6 +32,7 @@ class Guard:
     metrics: Metrics
     reloader: PolicyReloader
     store: CounterStore
+    passes: AdultPasses = field(default_factory=AdultPasses)
 
     async def close(self) -> None:
         await self.verifier.close()

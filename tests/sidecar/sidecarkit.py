@@ -60,6 +60,7 @@ MONDAY_AFTERNOON = "2026-11-23 15:00:00"  # outside the play window
 # with_request_body and the decision API's `body`.
 ROUTES: list[dict[str, Any]] = [
     {"method": "GET", "path": "/game/ping", "activity": "game", "game_id": {"from": "query", "name": "game"}},
+    {"method": "GET", "path": "/game/lobby", "activity": "game"},  # reads nothing but the token
     {
         "method": "POST",
         "path": "/shop/purchases",

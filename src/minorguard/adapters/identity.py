@@ -209,6 +209,11 @@ class JwtVerifier:
         """The hot path of every front door: the Subject of a raw `Authorization` header value whose
         bearer token was verified before, or None (the caller then takes `verify`, which also answers
         every error). No text decoding, one digest, one lookup."""
+        cached = self.cached_window(header, now)
+        return None if cached is None else cached[0]
+
+    def cached_window(self, header: bytes, now: float) -> tuple[Subject, float] | None:
+        """As `cached_header`, with the instant the token stops being valid (its exp plus the leeway)."""
         if header[:7] not in _BEARER or self._config.cache_size == 0:
             return None
         token = header[7:].strip()
@@ -223,7 +228,7 @@ class JwtVerifier:
         if now >= exp + leeway or (nbf is not None and now < nbf - leeway):  # as _check_window
             return None  # expired or not yet valid: `verify` says which, and drops the entry
         self._cache.move_to_end(digest)
-        return subject
+        return subject, exp + leeway
 
     async def close(self) -> None:
         if self._jwks is not None:

@@ -25,7 +25,7 @@ from minorguard.middleware import messages
 from minorguard.middleware.answers import Answer, allow_headers, bad_request, deny_answer, refuse_replay
 from minorguard.middleware.body import BodyTooLarge, json_object, read_body
 from minorguard.middleware.facts import BadFact, request_facts
-from minorguard.middleware.hotpath import cached_adult
+from minorguard.middleware.hotpath import AdultPasses, cached_adult
 from minorguard.middleware.reload import PolicyReloader
 from minorguard.middleware.routes import Match, RouteTable, Where
 from minorguard.middleware.verifier import Verifier, identify
@@ -46,6 +46,7 @@ class MinorGuardMiddleware:
         reloader: PolicyReloader | None = None,
         max_body_bytes: int = 64 * 1024,
         default_language: int = 0,
+        passes: AdultPasses | None = None,
     ) -> None:
         self.app = app
         self.engine = engine
@@ -55,6 +56,7 @@ class MinorGuardMiddleware:
         self.reloader = reloader
         self.max_body_bytes = max_body_bytes
         self.default_language = default_language
+        self.passes = AdultPasses() if passes is None else passes
 
     @classmethod
     def from_config(
@@ -80,6 +82,7 @@ class MinorGuardMiddleware:
             reloader=guard.reloader,
             max_body_bytes=settings.max_body_bytes,
             default_language=0 if settings.language == "zh-CN" else 1,
+            passes=guard.passes,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -87,16 +90,27 @@ class MinorGuardMiddleware:
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        match = self.routes.judged(scope.get("method", "GET"), _route_path(scope))
+        match = self.routes.judged(
+            scope.get("method", "GET"), _route_path(scope) if scope.get("root_path") else scope["path"]
+        )
         if match is None:  # exempt, or no route: not enforced
             await self.app(scope, receive, send)
             return
-        if self.reloader is not None:
-            self.reloader.maybe_reload(self.engine)
+        reloader = self.reloader
+        if reloader is not None and time.monotonic() >= reloader.due:
+            reloader.maybe_reload(self.engine)
+        auth = None
+        for name, value in scope["headers"]:  # _header, inlined: this runs on every enforced request
+            if name == b"authorization":
+                auth = value
+                break
+        if self.passes.let_through(auth, match.plain, self.engine, self.metrics):
+            scope.setdefault("state", {})["minorguard"] = ADULT_ALLOWED
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        auth = _header(scope["headers"], b"authorization")
         subject, adult = cached_adult(
-            self.verifier, self.engine, self.metrics, auth, match.plain, started, _DOOR
+            self.passes, self.verifier, self.engine, self.metrics, auth, match.plain, started, _DOOR
         )
         if adult:
             scope.setdefault("state", {})["minorguard"] = ADULT_ALLOWED

@@ -30,10 +30,20 @@ class PolicyReloader:
     ) -> None:
         self.path = Path(source)
         self.metrics = metrics
-        self.interval = interval
         self._stamp = self._stat(tuple(watching))
-        self._checked = time.monotonic()
         self._forced = False
+        self._checked = time.monotonic()
+        self.interval = interval  # sets `due`
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self._interval = seconds
+        # the monotonic time of the next look at the files: callers may skip `maybe_reload` before it
+        self.due = self._checked + seconds
 
     def install_sighup(self) -> bool:
         """Reload on SIGHUP (main thread only). Returns False where signals cannot be installed."""
@@ -45,12 +55,14 @@ class PolicyReloader:
 
     def force(self) -> None:
         self._forced = True
+        self.due = 0.0
 
     def maybe_reload(self, engine: Engine) -> None:
         now = time.monotonic()
-        if not self._forced and now - self._checked < self.interval:
+        if now < self.due:
             return
         self._checked = now
+        self.due = now + self._interval
         stamp = self._stat(engine.policy.policy.calendar_files)
         if not self._forced and stamp == self._stamp:
             return

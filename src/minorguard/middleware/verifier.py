@@ -24,6 +24,10 @@ class Verifier(Protocol):
         """The subject of a raw `Authorization` header whose token was verified before, or None."""
         ...
 
+    def cached_window(self, header: bytes, now: float) -> tuple[Subject, float] | None:
+        """As `cached_header`, with the instant the token stops being valid."""
+        ...
+
 
 async def identify(verifier: Verifier, token: str | None, metrics: Metrics | None) -> Subject | Decision:
     """The subject of a bearer token (a cached one without an await), or the 401 deny every front door
