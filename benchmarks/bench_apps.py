@@ -1,19 +1,21 @@
-"""The apps the throughput benchmarks serve: a bare Starlette app and the same app behind the
-middleware (memory or Redis store). Chosen by MG_BENCH_MODE; the demo clock is fixed to a Friday
-20:05 Beijing time (running on), so minors are inside the nppa-2021 play window."""
+"""The apps the throughput benchmarks serve: a bare Starlette app, the same app behind the middleware
+(memory or Redis store), and behind a reference layer that only probes the token (`TokenProbe`).
+Chosen by MG_BENCH_MODE; the demo clock is fixed to a Friday 20:05 Beijing time (running on), so
+minors are inside the nppa-2021 play window."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from minorguard.demo import DEMO_SECRET, offset_clock
 from minorguard.middleware import MinorGuardMiddleware
@@ -52,9 +54,46 @@ routes:
     return path
 
 
+class TokenProbe:
+    """Not minorguard: the least any token-reading layer does, to show how close a target can be met.
+    It finds the Authorization header, probes a dict with it (filled on a miss), counts, and with
+    `header=True` adds one response header through a send wrapper, as an allowed minor's answer does."""
+
+    def __init__(self, app: ASGIApp, *, header: bool) -> None:
+        self.app = app
+        self.header = header
+        self.seen: dict[bytes, float] = {}
+        self.counted = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        auth = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                auth = value
+                break
+        until = self.seen.get(auth)
+        if until is None:
+            self.seen[auth] = time.time() + 3600
+        elif until > time.time():
+            self.counted += 1
+        if not self.header:
+            await self.app(scope, receive, send)
+            return
+        extra = [(b"minorguard-remaining-play-seconds", b"1800")]
+
+        async def adding(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, adding)
+
+
 def create() -> ASGIApp:
     mode = os.environ.get("MG_BENCH_MODE", "bare")
     if mode == "bare":
         return bare()
+    if mode in ("probe", "probe+header"):
+        return TokenProbe(bare(), header=mode == "probe+header")
     store = os.environ.get("MG_BENCH_STORE", "memory://")
     return MinorGuardMiddleware.from_config(bare(), deployment(store), clock=offset_clock(FRIDAY_EVENING))

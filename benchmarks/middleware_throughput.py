@@ -7,9 +7,11 @@ nppa-2021 window. In the main minor scenarios they are 10,000 players taken in t
 requests come seconds apart and every request is a heartbeat the store counts. The "chatty" scenario
 has 1,000 players each sending ~10 requests a second (a game API called on every move): the store
 counts play time in whole seconds, so only a player's first request of a second goes to the store.
-Rounds alternate bare and guarded runs to spread the noise of a shared machine; the median of each is
-reported. `--http h11` is
-plain `pip install uvicorn`; the default, httptools + uvloop, is uvicorn[standard] (what FastAPI installs).
+Two reference rows are not minorguard: a layer that only finds the token and probes a dict with it,
+and the same adding one response header (bench_apps.TokenProbe): the least any token-reading
+middleware does, so the ceiling a target can be measured against. Rounds alternate bare and guarded
+runs to spread the noise of a shared machine; the median of each is reported. `--http h11` is plain
+`pip install uvicorn`; the default, httptools + uvloop, is uvicorn[standard] (what FastAPI installs).
 
     .venv/bin/python benchmarks/middleware_throughput.py [--seconds 8] [--rounds 3] [--http httptools|h11]
 """
@@ -160,6 +162,8 @@ def main() -> None:
     chatty = tokens_script(folder, dt.date(2011, 5, 1), 1000)
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     scenarios = [
+        ("reference: token probe", "probe", "", adult),
+        ("reference: probe + header", "probe+header", "", adult),
         ("adult", "guarded", "memory://", adult),
         ("minor, in-memory store", "guarded", "memory://", minor),
         ("minor, Redis", "guarded", redis_url, minor),
