@@ -80,7 +80,7 @@ async def judge(
         started, cached, plain = known.started, known.subject, known.facts
     subject = cached if cached is not None else await identify(guard.verifier, token, guard.metrics)
     if isinstance(subject, Decision):
-        _record(guard, None, route.activity, subject, started, front_door)
+        decisionlog.record(guard.metrics, guard.engine, None, route.activity, subject, started, front_door)
         return Verdict(subject, route.activity)
     try:
         facts = plain if plain is not None else _facts(route, params, headers, query, body)
@@ -93,7 +93,7 @@ async def judge(
     if not isinstance(result, Decision):
         result = await engine.settle(subject, facts, result, idempotency_key)
     user_key = engine.user_key(subject.subject_id)
-    _record(guard, subject.subject_id, facts.activity, result, started, front_door)
+    decisionlog.record(guard.metrics, engine, subject.subject_id, facts.activity, result, started, front_door)
     if reporter is not None:
         await reporter.saw(subject, facts.activity, result)
     return Verdict(result, facts.activity, user_key)
@@ -115,14 +115,3 @@ def _facts(
         if parsed is None:
             raise BadFact("the body is not a JSON object")
     return request_facts(route, params, headers, query, parsed)
-
-
-def _record(
-    guard: Guard,
-    subject_id: str | None,
-    activity: Activity,
-    decision: Decision,
-    started: float,
-    front_door: str,
-) -> None:
-    decisionlog.record(guard.metrics, guard.engine, subject_id, activity, decision, started, front_door)
