@@ -414,6 +414,10 @@ async def test_cached_token_expires(hs: JwtVerifier, decode_calls: list[int]) ->
     assert len(decode_calls) == 2
 
 
+def _subject(window: tuple[Subject, float] | None) -> Subject | None:
+    return None if window is None else window[0]
+
+
 async def test_a_raw_header_finds_the_cached_subject_exactly_when_verify_would(hs: JwtVerifier) -> None:
     """The front doors' hot path reads the raw Authorization bytes. It answers a subject only for a
     cached bearer token inside its time window (the same comparisons as verify, to the second), and
@@ -421,28 +425,29 @@ async def test_a_raw_header_finds_the_cached_subject_exactly_when_verify_would(h
     now = time.time()
     token = hs_token(exp=int(now) + 60)
     raw = token.encode()
-    assert hs.cached_header(b"Bearer " + raw, now) is None  # not verified yet
+    assert _subject(hs.cached_window(b"Bearer " + raw, now)) is None  # not verified yet
     subject = await hs.verify(token, now=now)
     for header in (b"Bearer " + raw, b"bearer " + raw, b"Bearer  " + raw + b" "):
-        assert hs.cached_header(header, now) is subject, header
+        assert _subject(hs.cached_window(header, now)) is subject, header
     for header in (b"Basic " + raw, b"Bearer", b"", raw, b"Bearer " + raw[:-1], b"Bearer " + raw + b"x"):
-        assert hs.cached_header(header, now) is None, header
+        assert _subject(hs.cached_window(header, now)) is None, header
     leeway = hs_config().leeway_seconds
     exp = int(now) + 60
-    assert hs.cached_header(b"Bearer " + raw, exp + leeway - 0.001) is subject
-    assert hs.cached_header(b"Bearer " + raw, exp + leeway) is None
+    assert _subject(hs.cached_window(b"Bearer " + raw, exp + leeway - 0.001)) is subject
+    assert hs.cached_window(b"Bearer " + raw, now) == (subject, exp + leeway)  # valid until then
+    assert _subject(hs.cached_window(b"Bearer " + raw, exp + leeway)) is None
     with pytest.raises(IdentityError):
         hs.verify_cached(token, exp + leeway)  # the full path refuses at the same instant
     nbf = int(now) + 10  # within pyjwt's leeway of the real clock, which it also checks
     later = hs_token(nbf=nbf)
     await hs.verify(later, now=nbf)
-    assert hs.cached_header(b"Bearer " + later.encode(), nbf - leeway) is not None
-    assert hs.cached_header(b"Bearer " + later.encode(), nbf - leeway - 0.001) is None
+    assert _subject(hs.cached_window(b"Bearer " + later.encode(), nbf - leeway)) is not None
+    assert _subject(hs.cached_window(b"Bearer " + later.encode(), nbf - leeway - 0.001)) is None
 
 
 async def test_an_oversized_header_is_never_looked_up() -> None:
     verifier = JwtVerifier(hs_config(max_token_bytes=64))
-    assert verifier.cached_header(b"Bearer " + b"a" * 65, time.time()) is None
+    assert _subject(verifier.cached_window(b"Bearer " + b"a" * 65, time.time())) is None
 
 
 async def test_cache_is_bounded_lru(decode_calls: list[int]) -> None:

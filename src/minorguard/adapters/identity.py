@@ -205,15 +205,11 @@ class JwtVerifier:
         self._cache.move_to_end(digest)
         return subject
 
-    def cached_header(self, header: bytes, now: float) -> Subject | None:
-        """The hot path of every front door: the Subject of a raw `Authorization` header value whose
-        bearer token was verified before, or None (the caller then takes `verify`, which also answers
-        every error). No text decoding, one digest, one lookup."""
-        cached = self.cached_window(header, now)
-        return None if cached is None else cached[0]
-
     def cached_window(self, header: bytes, now: float) -> tuple[Subject, float] | None:
-        """As `cached_header`, with the instant the token stops being valid (its exp plus the leeway)."""
+        """The hot path of every front door: the Subject of a raw `Authorization` header value whose
+        bearer token was verified before, with the instant it stops being valid (its exp plus the
+        leeway); or None (the caller then takes `verify`, which also answers every error). No text
+        decoding, one digest, one lookup."""
         if header[:7] not in _BEARER or self._config.cache_size == 0:
             return None
         token = header[7:].strip()

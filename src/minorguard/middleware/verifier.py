@@ -20,12 +20,9 @@ class Verifier(Protocol):
         """The subject of a token verified before (no signature check), or None when not cached."""
         ...
 
-    def cached_header(self, header: bytes, now: float) -> Subject | None:
-        """The subject of a raw `Authorization` header whose token was verified before, or None."""
-        ...
-
     def cached_window(self, header: bytes, now: float) -> tuple[Subject, float] | None:
-        """As `cached_header`, with the instant the token stops being valid."""
+        """The subject of a raw `Authorization` header whose token was verified before, with the
+        instant the token stops being valid; or None."""
         ...
 
 
