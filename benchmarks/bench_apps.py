@@ -17,7 +17,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from minorguard.demo import DEMO_SECRET, offset_clock
+from minorguard.clocks import offset_clock
+from minorguard.demo import DEMO_SECRET
 from minorguard.middleware import MinorGuardMiddleware
 
 FRIDAY_EVENING = dt.datetime(2026, 11, 20, 20, 5, tzinfo=dt.timezone(dt.timedelta(hours=8)))

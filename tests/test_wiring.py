@@ -8,7 +8,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from minorguard.wiring import build_guard
+from minorguard.wiring import build_gate
 
 DATA = Path(__file__).parent / "adapters" / "data"
 NOV_22 = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
@@ -39,17 +39,18 @@ async def test_the_calendar_gauge_follows_a_reloaded_policys_override_files(tmp_
     a restart."""
     shutil.copy(DATA / "override-2027-sample.yaml", tmp_path / "holidays-2027.yaml")
     registry = CollectorRegistry()
-    guard = build_guard(
+    gate = build_gate(
         write(tmp_path, "name: shop\nextends: nppa-2021\n"), registry=registry, clock=lambda: NOV_22
     )
     try:
         assert registry.get_sample_value("minorguard_calendar_coverage_days") == 39
         write(tmp_path, "name: shop\nextends: nppa-2021\ncalendar:\n  override_files: [holidays-2027.yaml]\n")
-        assert guard.reloader.reload(guard.engine)
-        guard.refresh_gauges(NOV_22)
+        assert gate.reloader is not None
+        assert gate.reloader.reload(gate.engine)
+        gate.refresh_gauges()
         assert registry.get_sample_value("minorguard_calendar_coverage_days") == 39 + 365
     finally:
-        await guard.close()
+        await gate.close()
 
 
 async def test_an_edited_holiday_override_file_alone_is_reloaded(tmp_path: Path) -> None:
@@ -57,14 +58,15 @@ async def test_an_edited_holiday_override_file_alone_is_reloaded(tmp_path: Path)
     shutil.copy(DATA / "override-2027-sample.yaml", tmp_path / "holidays-2027.yaml")
     policy = "name: shop\nextends: nppa-2021\ncalendar:\n  override_files: [holidays-2027.yaml]\n"
     registry = CollectorRegistry()
-    guard = build_guard(write(tmp_path, policy), registry=registry, clock=lambda: NOV_22)
+    gate = build_gate(write(tmp_path, policy), registry=registry, clock=lambda: NOV_22)
+    assert gate.reloader is not None
     try:
-        guard.reloader.interval = 0.0
-        guard.reloader.maybe_reload(guard.engine)  # nothing changed: no reload
+        gate.reloader.interval = 0.0
+        gate.reloader.maybe_reload(gate.engine)  # nothing changed: no reload
         assert registry.get_sample_value("minorguard_policy_reloads_total", {"result": "success"}) is None
         override = tmp_path / "holidays-2027.yaml"
         override.write_text(override.read_text(encoding="utf-8") + "\n# corrected\n", encoding="utf-8")
-        guard.reloader.maybe_reload(guard.engine)
+        gate.reloader.maybe_reload(gate.engine)
         assert registry.get_sample_value("minorguard_policy_reloads_total", {"result": "success"}) == 1
     finally:
-        await guard.close()
+        await gate.close()

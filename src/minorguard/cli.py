@@ -248,7 +248,8 @@ def _demo(args: argparse.Namespace) -> int:
     _web()
     import uvicorn  # noqa: PLC0415  (optional dependency)
 
-    from minorguard.demo import build_demo_app, offset_clock, print_tour  # noqa: PLC0415
+    from minorguard.clocks import offset_clock  # noqa: PLC0415
+    from minorguard.demo import build_demo_app, print_tour  # noqa: PLC0415
 
     start = parse_at(args.start_at, dt.timezone(dt.timedelta(hours=8))) if args.start_at else None
     clock = offset_clock(start)
@@ -270,15 +271,17 @@ def _sidecar(args: argparse.Namespace) -> int:
     elif args.workers != 1:
         raise ValueError("--demo keeps its counters in memory: it runs one worker")
     start = parse_at(args.start_at, dt.timezone(dt.timedelta(hours=8))) if args.start_at else None
+    config = args.config
     if args.demo:
-        from minorguard.demo import print_tour  # noqa: PLC0415
+        from minorguard.demo import demo_config, print_tour  # noqa: PLC0415
 
+        config = str(demo_config())
         print_tour(
             f"http://{args.host}:{args.port}",
             time.time() if start is None else start.timestamp(),
             sidecar=True,
         )
-    serve(args.config, host=args.host, port=args.port, workers=args.workers, start_at=start)
+    serve(config, host=args.host, port=args.port, workers=args.workers, start_at=start)
     return EXIT_OK
 
 

@@ -34,14 +34,6 @@ def demo_config() -> Path:
     return Path(str(resources.files("minorguard") / "presets" / "examples" / "demo-deployment.yaml"))
 
 
-def offset_clock(start_at: dt.datetime | None) -> Clock:
-    """A clock that starts at `start_at` and runs at the real pace."""
-    if start_at is None:
-        return time.time
-    offset = start_at.timestamp() - time.time()
-    return lambda: time.time() + offset
-
-
 def demo_token(
     subject: str,
     birthdate: dt.date | None,

@@ -25,11 +25,11 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from minorguard.errors import MinorguardError, PolicyError, Problem
-from minorguard.middleware.routes import Route, RouteTable, Source, Where, compile_pattern
 from minorguard.policy.loader import problem_of
 from minorguard.policy.presets import PRESET_NAMES
 from minorguard.policy.yamlfile import load_document
 from minorguard.types import Activity
+from minorguard.web.routes import Route, RouteTable, Source, Where, compile_pattern
 
 
 class _Strict(BaseModel):

@@ -54,3 +54,28 @@ class StoreError(MinorguardError):
     def __init__(self, kind: StoreErrorKind, message: str) -> None:
         self.kind = kind
         super().__init__(f"{kind.value}: {message}")
+
+
+class IdentityProblem(StrEnum):
+    """Why a token was refused. Closed: also a metric label."""
+
+    MISSING = "missing"
+    MALFORMED = "malformed"
+    TOO_LARGE = "too_large"
+    BAD_SIGNATURE = "bad_signature"
+    ALGORITHM_NOT_ALLOWED = "algorithm_not_allowed"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    WRONG_ISSUER = "wrong_issuer"
+    WRONG_AUDIENCE = "wrong_audience"
+    UNKNOWN_KEY = "unknown_key"
+    KEYS_UNAVAILABLE = "keys_unavailable"
+    BAD_CLAIMS = "bad_claims"
+
+
+class IdentityError(MinorguardError):
+    """A token was refused. The message names the problem, never the token's contents."""
+
+    def __init__(self, kind: IdentityProblem, message: str) -> None:
+        self.kind = kind
+        super().__init__(f"{kind.value}: {message}")

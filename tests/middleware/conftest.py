@@ -33,5 +33,5 @@ async def closing() -> AsyncIterator[list[MinorGuardMiddleware]]:
     opened: list[MinorGuardMiddleware] = []
     yield opened
     for middleware in opened:
-        await middleware.verifier.close()
-        await middleware.engine.store.close()
+        await middleware.gate.verifier.close()
+        await middleware.gate.engine.store.close()

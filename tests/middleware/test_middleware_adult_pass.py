@@ -19,7 +19,7 @@ from mwkit import ADULT, Clock, bearer, build, client, token, write_deployment
 from minorguard.adapters.memory import MemoryCounterStore
 from minorguard.engine import ADULT_ALLOWED, Engine
 from minorguard.explain import compile_policy
-from minorguard.middleware.hotpath import AdultPasses
+from minorguard.gate.passes import AdultPasses
 from minorguard.types import Activity, Facts
 
 PLAIN_ROUTES: list[dict[str, Any]] = [
@@ -48,7 +48,7 @@ async def test_an_adult_passes_from_the_third_request_counted_but_not_timed(
         for _ in range(5):
             assert (await http.get("/game/ping", headers=adult)).status_code == 200
     # 1: verified (signature); 2: the verified-token cache, which admits it; 3-5: the pass
-    assert len(app.passes) == 1
+    assert len(app.gate.passes) == 1
     assert _decisions(registry) == 5
     assert _timed(registry) == 2
     assert seen.decisions == [ADULT_ALLOWED] * 5  # request.state.minorguard on every request
@@ -64,13 +64,13 @@ async def test_the_pass_ends_when_the_engine_clock_is_before_the_18th_birthday(
     async with client(app) as http:
         for _ in range(3):
             assert (await http.get("/game/ping", headers=headers)).status_code == 200
-        assert len(app.passes) == 1
+        assert len(app.gate.passes) == 1
         clock.set("2026-11-20 20:30:00")  # a day before: 17, inside the demo policy's play window
         answer = await http.get("/game/ping", headers=headers)
     assert answer.status_code == 200
     assert seen.decisions[-1].band.value != "adult"
     assert seen.decisions[-1].remaining_seconds is not None  # counted as a minor's play
-    assert len(app.passes) == 0
+    assert len(app.gate.passes) == 0
 
 
 async def test_a_policy_reload_empties_the_passes(tmp_path: Path, clock: Clock) -> None:
@@ -80,8 +80,8 @@ async def test_a_policy_reload_empties_the_passes(tmp_path: Path, clock: Clock) 
         for _ in range(3):
             await http.get("/game/ping", headers=adult)
         assert _timed(registry) == 2
-        assert app.reloader is not None
-        assert app.reloader.reload(app.engine)  # the same file, compiled anew: a new policy object
+        assert app.gate.reloader is not None
+        assert app.gate.reloader.reload(app.gate.engine)  # the same file, compiled anew: a new policy object
         await http.get("/game/ping", headers=adult)  # not passed: timed, and admitted again
         await http.get("/game/ping", headers=adult)  # passed
     assert _timed(registry) == 3
@@ -114,7 +114,7 @@ async def test_an_activity_with_adult_rules_never_passes(tmp_path: Path, clock: 
         "minorguard_decision_duration_seconds_count", {"activity": "livestream_publisher_registration"}
     )
     assert timed == 3
-    assert len(app.passes) == 0
+    assert len(app.gate.passes) == 0
 
 
 async def test_an_expired_token_leaves_the_pass(tmp_path: Path, clock: Clock) -> None:
@@ -131,13 +131,13 @@ async def test_an_expired_token_leaves_the_pass(tmp_path: Path, clock: Clock) ->
     async with client(app) as http:
         for _ in range(3):
             assert (await http.get("/game/ping", headers=short)).status_code == 200
-        assert len(app.passes) == 1
+        assert len(app.gate.passes) == 1
         expires = _exp(short)
         while time.time() < expires:
             await asyncio.sleep(0.05)
         answer = await http.get("/game/ping", headers=short)
     assert answer.status_code == 401
-    assert len(app.passes) == 0
+    assert len(app.gate.passes) == 0
 
 
 def _exp(headers: dict[str, str]) -> float:

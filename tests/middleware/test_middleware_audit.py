@@ -71,7 +71,13 @@ async def test_metrics_carry_no_user_id_and_no_amount(tmp_path: Path, clock: Clo
     made = await _traffic(app, clock)
     assert [status for _, status in made] == [200, 200, 201, 201, 403, 201, 403, 403, 401, 401, 403]
     text = generate_latest(registry).decode()
-    for secret in (TEEN, ADULT_ID, app.engine.user_key(TEEN), app.engine.user_key(ADULT_ID), "2011-05-01"):
+    for secret in (
+        TEEN,
+        ADULT_ID,
+        app.gate.engine.user_key(TEEN),
+        app.gate.engine.user_key(ADULT_ID),
+        "2011-05-01",
+    ):
         assert secret not in text
     names: set[str] = set()
     for family in text_string_to_metric_families(text):
@@ -101,8 +107,8 @@ async def test_the_decision_log_has_one_json_line_per_decision_without_personal_
     lines = [r.getMessage() for r in caplog.records if r.name == "minorguard.decisions"]
     assert len(lines) == len(made)
     events = [json.loads(line) for line in lines]
-    revision = app.engine.policy.policy.revision
-    hashed = {app.engine.user_key(TEEN), app.engine.user_key(ADULT_ID)}
+    revision = app.gate.engine.policy.policy.revision
+    hashed = {app.gate.engine.user_key(TEEN), app.gate.engine.user_key(ADULT_ID)}
     for line, event, (activity, status) in zip(lines, events, made, strict=True):
         assert set(event) == EVENT_KEYS
         assert re.fullmatch(r"[0-9a-f]{16}", event["decision_id"])

@@ -67,7 +67,7 @@ async def test_concurrent_purchases_never_pass_the_monthly_cap_on_the_memory_sto
     clock.set("2026-11-20 15:00:00")
     subject = f"burst-{secrets.token_hex(4)}"
     results = await _burst([app], subject, seed=20261120, fail_share=fail_share)
-    usage = await app.engine.usage(subject)
+    usage = await app.gate.engine.usage(subject)
     _check(results, usage.month_committed, usage.month_pending)
     if fail_share == 0:
         # nothing was released, so each refusal was right: its amount did not fit what ended committed
@@ -89,8 +89,8 @@ async def test_concurrent_purchases_never_pass_the_monthly_cap_on_a_real_redis(
     clock.set("2026-11-20 15:00:00")
     subject = f"burst-{secrets.token_hex(4)}"
     results = await _burst([first, second], subject, seed=77, fail_share=fail_share)
-    seen_by_first = await first.engine.usage(subject)
-    seen_by_second = await second.engine.usage(subject)
+    seen_by_first = await first.gate.engine.usage(subject)
+    seen_by_second = await second.gate.engine.usage(subject)
     assert seen_by_first == seen_by_second
     _check(results, seen_by_first.month_committed, seen_by_first.month_pending)
     if fail_share == 0:

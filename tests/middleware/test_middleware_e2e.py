@@ -438,7 +438,7 @@ async def test_a_fastapi_app_is_guarded_the_same_way(tmp_path: Path, clock: Cloc
     assert health.status_code == 200
     assert len(seen) == 2
     assert all(isinstance(d, Decision) and d.allowed for d in seen)
-    usage = await app.engine.usage("fastapi-teen")
+    usage = await app.gate.engine.usage("fastapi-teen")
     assert usage.month_committed == 3000
 
 

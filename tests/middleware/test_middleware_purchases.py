@@ -47,7 +47,7 @@ def _teen(name: str) -> dict[str, str]:
 
 
 async def _usage(app: MinorGuardMiddleware, subject: str) -> tuple[int, int]:
-    usage = await app.engine.usage(subject)
+    usage = await app.gate.engine.usage(subject)
     return usage.month_committed, usage.month_pending
 
 
@@ -469,7 +469,7 @@ async def test_tips_are_reserved_committed_and_released_like_purchases(tmp_path:
         again=bj_dt("2026-11-21 00:00:00"),
         now=clock.now,
     )
-    usage = await app.engine.usage("tipper")
+    usage = await app.gate.engine.usage("tipper")
     assert usage.tips_day_committed == 100000
     assert _settled(registry, "commit", "committed") == 2
     assert _settled(registry, "release", "released") == 1

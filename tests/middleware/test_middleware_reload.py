@@ -74,7 +74,7 @@ async def test_a_changed_policy_file_is_in_force_after_the_interval_and_a_broken
     assert lowered.json()["reason"] == "purchase_monthly_cap"
     assert _reloads(registry, "success") == 1
     assert _policy_revision(registry) != before
-    assert app.engine.policy.name == "reload-test"
+    assert app.gate.engine.policy.name == "reload-test"
 
     caplog.set_level(logging.INFO, logger="minorguard")
     policy.write_text(BROKEN)

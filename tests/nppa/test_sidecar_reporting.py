@@ -66,19 +66,17 @@ async def test_players_sessions_reach_nppa_online_then_offline(
     """Two verified players (adults by their pi) play; at shutdown both sessions close; NPPA received
     one online and one offline per session, each accepted."""
     app = build_sidecar(deployment(tmp_path, fake.url, nppa_redis.url), registry=CollectorRegistry())
-    assert app.reporter is not None
-    app.reporter.start()
+    assert app.gate.reporter is not None
+    app.gate.reporter.start()
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sc") as http:
             for pi in PIS[:2]:
                 for _ in range(3):
                     answer = await http.post("/v1/decisions", json={"token": token(pi), "activity": "game"})
                     assert answer.json()["outcome"] == "allow"
-        assert app.reporter.tracker.open_sessions == 2
+        assert app.gate.reporter.tracker.open_sessions == 2
     finally:
-        await app.reporter.stop()
-        await app.guard.close()
-        await app.nppa.aclose()  # type: ignore[union-attr]
+        await app.close()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and sum(fake.nppa.accepted.values()) < 4:
         await asyncio.sleep(0.1)
@@ -98,7 +96,7 @@ async def test_a_curfew_deny_cuts_the_session_off(
     app = build_sidecar(
         deployment(tmp_path, fake.url, nppa_redis.url), registry=CollectorRegistry(), clock=lambda: clock[0]
     )
-    assert app.reporter is not None
+    assert app.gate.reporter is not None
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sc") as http:
             allowed = await http.post("/v1/decisions", json={"token": token(pi), "activity": "game"})
@@ -106,8 +104,6 @@ async def test_a_curfew_deny_cuts_the_session_off(
             denied = await http.post("/v1/decisions", json={"token": token(pi), "activity": "game"})
         assert allowed.json()["outcome"] == "allow"
         assert denied.json()["reason"] == "curfew"
-        assert app.reporter.tracker.open_sessions == 0
+        assert app.gate.reporter.tracker.open_sessions == 0
     finally:
-        await app.reporter.stop()
-        await app.guard.close()
-        await app.nppa.aclose()  # type: ignore[union-attr]
+        await app.close()

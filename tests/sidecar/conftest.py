@@ -46,4 +46,4 @@ async def closing() -> AsyncIterator[list[SidecarApp]]:
     opened: list[SidecarApp] = []
     yield opened
     for app in opened:
-        await app.guard.close()
+        await app.gate.close()

@@ -103,10 +103,10 @@ async def test_the_sidecar_and_the_middleware_together_never_pass_the_monthly_ca
             results = await asyncio.gather(*(jobs[i] for i in order))
 
     try:
-        usage = await middleware.engine.usage(subject)
+        usage = await middleware.gate.engine.usage(subject)
     finally:
-        await middleware.verifier.close()
-        await middleware.engine.store.close()
+        await middleware.gate.verifier.close()
+        await middleware.gate.engine.store.close()
     committed = sum(amount for amount, _ in results)
     outcomes = {outcome for _, outcome in results}
     assert outcomes <= {"commit", "release", "purchase_monthly_cap"}, outcomes

@@ -277,6 +277,10 @@ def test_the_openapi_request_schema_is_what_the_server_validates(running: Sideca
         if not one_way or (spending and body.get("amount_fen") is None):
             return  # the model's cross-field rules, which JSON Schema does not express
         response = running.http.post("/v1/decisions", json=body)
+        if response.status_code == 400 and body.get("path") is not None:
+            # a path the gate cannot judge safely (an escape, a control character): named as such
+            assert response.json()["title"] == "无法判断该请求路径", response.text
+            return
         assert response.status_code == 200, (body, response.text)
 
     check()

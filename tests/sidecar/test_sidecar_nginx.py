@@ -117,7 +117,7 @@ def test_an_allowed_minor_reaches_the_backend_with_the_decision_headers(at_frida
 def test_an_adult_and_an_unrouted_path_reach_the_backend(at_friday: Stack) -> None:
     stack = at_friday
     headers = bearer(token("nginx-adult", ADULT))
-    guard = stack.app.guard
+    guard = stack.app.gate
     # on a route that reads only the token: 1 verified; 2 the verified-token cache, which admits the
     # token to the adults' pass; 3 and 4 the pass
     for path in ("/game/ping", "/game/lobby", "/game/lobby", "/game/lobby", "/game/lobby"):
@@ -440,6 +440,6 @@ async def test_a_subrequest_that_does_not_say_which_request_it_judges_is_refused
         async with asgi_client(app) as http:
             response = await http.get("/v1/authz/nginx", headers=headers)
     finally:
-        await app.guard.close()
+        await app.gate.close()
     assert response.status_code == 403, response.headers
     assert response.headers["minorguard-reason"] in ("invalid_request", "purchase_not_allowed")

@@ -20,7 +20,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -29,7 +28,7 @@ import jwt
 
 from minorguard.adapters.jwks import JwksKeyStore, JwksUnavailableError, KeyMismatchError, load_public_key
 from minorguard.adapters.nppa_pi import birthdate_from_pi
-from minorguard.errors import MinorguardError
+from minorguard.errors import IdentityError, IdentityProblem
 from minorguard.types import Subject
 
 if TYPE_CHECKING:
@@ -37,31 +36,6 @@ if TYPE_CHECKING:
 
 _LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # OIDC birthdate; fromisoformat takes far more
-
-
-class IdentityProblem(StrEnum):
-    """Why a token was refused. Closed: also a metric label."""
-
-    MISSING = "missing"
-    MALFORMED = "malformed"
-    TOO_LARGE = "too_large"
-    BAD_SIGNATURE = "bad_signature"
-    ALGORITHM_NOT_ALLOWED = "algorithm_not_allowed"
-    EXPIRED = "expired"
-    NOT_YET_VALID = "not_yet_valid"
-    WRONG_ISSUER = "wrong_issuer"
-    WRONG_AUDIENCE = "wrong_audience"
-    UNKNOWN_KEY = "unknown_key"
-    KEYS_UNAVAILABLE = "keys_unavailable"
-    BAD_CLAIMS = "bad_claims"
-
-
-class IdentityError(MinorguardError):
-    """A token was refused. The message names the problem, never the token's contents."""
-
-    def __init__(self, kind: IdentityProblem, message: str) -> None:
-        self.kind = kind
-        super().__init__(f"{kind.value}: {message}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

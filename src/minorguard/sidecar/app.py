@@ -1,69 +1,74 @@
 """The sidecar's ASGI app: a small dispatcher over the decision API, the proxy front doors,
-reservations, health, metrics, policy and support endpoints. Pure ASGI, like the middleware: the
-authz paths are the hot ones and pay for no framework."""
+reservations, health, metrics, policy and support endpoints. Pure ASGI, like the middleware: the authz
+paths are the hot ones and pay for no framework. Every handler is built here with what it needs."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Receive, Scope, Send
 
+from minorguard.deployment import LoadedDeployment
 from minorguard.errors import StoreError
-from minorguard.middleware.body import BodyTooLarge, read_body
-from minorguard.sidecar import doors, identity
-from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
+from minorguard.gate.gate import Gate
+from minorguard.sidecar.api import DecisionApi
+from minorguard.sidecar.http import Handler, Request, send_answer
+from minorguard.sidecar.identity import IdentityEndpoints
 from minorguard.sidecar.openapi import openapi_document
-from minorguard.sidecar.reporting import build_reporter
-from minorguard.wiring import Guard
+from minorguard.sidecar.proxies import ProxyDoors
+from minorguard.sidecar.reservations import Reservations
+from minorguard.web.answers import Answer, json_answer, problem_answer
+
+if TYPE_CHECKING:
+    from minorguard.adapters.nppa.client import NppaClient
 
 LOG = logging.getLogger("minorguard")
-Handler = Callable[[Request], Awaitable[None]]
 
 
 class SidecarApp:
     def __init__(
         self,
-        guard: Guard,
+        gate: Gate,
+        deployment: LoadedDeployment,
         *,
         registry: CollectorRegistry,
-        admin_token: bytes | None = None,
+        nppa: NppaClient | None = None,
         drain_seconds: float = 10.0,
     ) -> None:
-        self.guard = guard
+        settings = deployment.settings
+        self.gate = gate
         self.registry = registry
-        self.admin_token = admin_token
+        self.nppa = nppa
+        self.admin_token = deployment.admin_token()
         self.drain_seconds = drain_seconds
-        sidecar = guard.deployment.settings.sidecar
-        self.envoy_prefix = sidecar.envoy_prefix.rstrip("/")
-        self.nginx_uri_header = sidecar.original_uri_header.lower().encode("latin-1")
-        self.nginx_method_header = sidecar.original_method_header.lower().encode("latin-1")
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        limit = settings.max_body_bytes
+        proxies = ProxyDoors(gate, settings.sidecar, max_body_bytes=limit)
+        self.envoy_prefix = proxies.envoy_prefix
+        identity = IdentityEndpoints(
+            nppa, wait_seconds=settings.nppa.wait_seconds if settings.nppa else 0.0, max_body_bytes=limit
+        )
         self._exact: dict[tuple[str, str], Handler] = {
             ("GET", "/healthz"): self._healthz,
             ("GET", "/readyz"): self._readyz,
             ("GET", "/metrics"): self._metrics,
             ("GET", "/openapi.json"): self._openapi,
             ("GET", "/v1/policy"): self._policy,
-            ("POST", "/v1/decisions"): self._tracked(doors.decisions),
+            ("POST", "/v1/decisions"): self._tracked(DecisionApi(gate, max_body_bytes=limit)),
+            ("POST", "/v1/identity/verify"): identity.verify,
         }
-        self._nginx = self._tracked(doors.nginx)
-        self._traefik = self._tracked(doors.traefik)
-        self._envoy = self._tracked(doors.envoy)
-        self._reservation = self._tracked(doors.reservation)
-        self.nppa = identity.nppa_client(guard.deployment)
-        self.reporter = None
-        if self.nppa is not None:
-            max_gap = guard.engine.policy.policy.spec.game.play_time.max_gap_seconds
-            self.reporter = build_reporter(guard.deployment, self.nppa, registry, guard.engine.clock, max_gap)
-        self._exact["POST", "/v1/identity/verify"] = identity.verify
+        self._nginx = self._tracked(proxies.nginx)
+        self._traefik = self._tracked(proxies.traefik)
+        self._envoy = self._tracked(proxies.envoy)
+        self._reservation = self._tracked(Reservations(gate))
+        self._identity_query = identity.query
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -71,7 +76,7 @@ class SidecarApp:
             return
         if scope["type"] != "http":
             return
-        request = Request(self, scope, receive, send)
+        request = Request(scope, receive, send)
         path, method = scope["path"], scope["method"]
         handler = self._nginx if path == "/v1/authz/nginx" else self._exact.get((method, path))
         if handler is None:
@@ -82,7 +87,7 @@ class SidecarApp:
         await handler(request)
 
     def _route(self, method: str, path: str) -> Handler | None:
-        if path == "/v1/authz/nginx" or path.startswith("/v1/authz/nginx/"):
+        if path.startswith("/v1/authz/nginx/"):
             return self._nginx
         if path == "/v1/authz/traefik" or path.startswith("/v1/authz/traefik/"):
             return self._traefik
@@ -93,10 +98,10 @@ class SidecarApp:
         if method == "GET" and path.startswith("/v1/subjects/") and path.endswith("/usage"):
             return self._usage
         if method == "GET" and path.startswith("/v1/identity/"):
-            return identity.query
+            return self._identity_query
         return None
 
-    def _tracked(self, handler: Callable[[Request], Awaitable[None]]) -> Handler:
+    def _tracked(self, handler: Handler) -> Handler:
         """Counts requests in flight, so a shutdown waits for their reservations to be settled."""
 
         async def tracked(request: Request) -> None:
@@ -111,29 +116,13 @@ class SidecarApp:
 
         return tracked
 
-    async def body(self, request: Request) -> bytes | None:
-        """The request body (bounded), or None after answering 413 itself."""
-        limit = self.guard.deployment.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        try:
-            raw, _ = await read_body(
-                request.receive, limit, int(declared) if declared and declared.isdigit() else None
-            )
-        except BodyTooLarge:
-            await send_answer(
-                request.send,
-                problem_answer(413, "Request body too large", f"the body may be at most {limit} bytes"),
-            )
-            return None
-        return raw
-
     async def _healthz(self, request: Request) -> None:
         await send_answer(request.send, json_answer(200, {"status": "alive"}))
 
     async def _readyz(self, request: Request) -> None:
-        policy = self.guard.engine.policy.policy
+        policy = self.gate.engine.policy.policy
         try:
-            await asyncio.wait_for(self.guard.store.ping(), timeout=1.0)
+            await asyncio.wait_for(self.gate.store.ping(), timeout=1.0)
         except (StoreError, TimeoutError) as exc:
             await send_answer(
                 request.send, problem_answer(503, "Not ready", f"the counter store is unreachable: {exc}")
@@ -145,37 +134,26 @@ class SidecarApp:
         )
 
     async def _metrics(self, request: Request) -> None:
-        self.guard.refresh_gauges(self.guard.engine.clock())
+        self.gate.refresh_gauges()
         body = generate_latest(self.registry)
-        await request.send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", CONTENT_TYPE_LATEST.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await request.send({"type": "http.response.body", "body": body})
+        headers = [
+            (b"content-type", CONTENT_TYPE_LATEST.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send_answer(request.send, Answer(200, headers, body))
 
     async def _openapi(self, request: Request) -> None:
         await send_answer(request.send, json_answer(200, openapi_document(self.envoy_prefix)))
 
     async def _policy(self, request: Request) -> None:
-        policy = self.guard.engine.policy.policy
-        await send_answer(
-            request.send,
-            json_answer(
-                200,
-                {
-                    "name": policy.name,
-                    "revision": policy.revision,
-                    "sources": [str(s) for s in policy.sources],
-                    "effective": policy.spec.model_dump(mode="json"),
-                },
-            ),
-        )
+        policy = self.gate.engine.policy.policy
+        document = {
+            "name": policy.name,
+            "revision": policy.revision,
+            "sources": [str(s) for s in policy.sources],
+            "effective": policy.spec.model_dump(mode="json"),
+        }
+        await send_answer(request.send, json_answer(200, document))
 
     async def _usage(self, request: Request) -> None:
         if not self._admin(request):
@@ -190,14 +168,14 @@ class SidecarApp:
             )
             return
         subject_id = request.path[len("/v1/subjects/") : -len("/usage")]
+        engine = self.gate.engine
         try:
-            usage = await self.guard.engine.usage(subject_id)
+            usage = await engine.usage(subject_id)
         except StoreError as exc:
             await send_answer(request.send, problem_answer(503, "Store unavailable", str(exc)))
             return
         await send_answer(
-            request.send,
-            json_answer(200, {"subject_key": self.guard.engine.user_key(subject_id), **usage_json(usage)}),
+            request.send, json_answer(200, {"subject_key": engine.user_key(subject_id), **usage_json(usage)})
         )
 
     def _admin(self, request: Request) -> bool:
@@ -211,19 +189,20 @@ class SidecarApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.guard.reloader.install_sighup()
-                if self.reporter is not None:
-                    self.reporter.start()
+                if self.gate.reloader is not None:
+                    self.gate.reloader.install_sighup()
+                self.gate.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._drain()
-                if self.reporter is not None:
-                    await self.reporter.stop()
-                await self.guard.close()
-                if self.nppa is not None:
-                    await self.nppa.aclose()
+                await self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def close(self) -> None:
+        await self.gate.close()
+        if self.nppa is not None:
+            await self.nppa.aclose()
 
     async def _drain(self) -> None:
         """Wait for in-flight decisions and settlements: no reservation is left half-made."""

@@ -1,26 +1,24 @@
-"""Tiny HTTP helpers for the sidecar: the request view a handler gets and JSON / problem answers."""
+"""Tiny HTTP helpers of the sidecar: the request view a handler gets, sending an answer, and reading a
+bounded body."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
-from minorguard.middleware.answers import Answer
-
-if TYPE_CHECKING:
-    from minorguard.sidecar.app import SidecarApp
+from minorguard.gate.gate import declared_length
+from minorguard.web.answers import Answer, problem_answer
+from minorguard.web.body import BodyTooLarge, read_body
 
 
 class Request:
     """What a handler gets: the ASGI triple, and the headers decoded only when a handler asks (the
-    authz doors read the few they need from the raw list)."""
+    proxy doors hand the raw list to the gate)."""
 
-    __slots__ = ("_headers", "app", "receive", "scope", "send")
+    __slots__ = ("_headers", "receive", "scope", "send")
 
-    def __init__(self, app: SidecarApp, scope: Scope, receive: Receive, send: Send) -> None:
-        self.app = app
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self.receive = receive
         self.send = send
@@ -29,13 +27,18 @@ class Request:
     @property
     def headers(self) -> dict[str, str]:
         """The request's headers, decoded on first use; of repeated ones the first, as most upstream
-        frameworks give it to their app (Starlette, werkzeug, Go's Header.Get) and the middleware reads."""
+        frameworks give it to their app (Starlette, werkzeug, Go's Header.Get) and the gate reads."""
         if self._headers is None:
             headers: dict[str, str] = {}
             for name, value in self.scope["headers"]:
                 headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
             self._headers = headers
         return self._headers
+
+    @property
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        raw: list[tuple[bytes, bytes]] = self.scope["headers"]
+        return raw
 
     @property
     def path(self) -> str:
@@ -48,42 +51,27 @@ class Request:
         return method
 
     @property
-    def query(self) -> bytes:
+    def query(self) -> str:
         query: bytes = self.scope.get("query_string", b"")
-        return query
+        return query.decode("latin-1")
 
 
-def json_answer(status: int, body: Any, headers: list[tuple[bytes, bytes]] | None = None) -> Answer:
-    data = json.dumps(body, ensure_ascii=False).encode()
-    return Answer(
-        status,
-        [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(data)).encode()),
-            *(headers or []),
-        ],
-        data,
-    )
-
-
-def problem_answer(
-    status: int, title: str, detail: str, *, headers: list[tuple[bytes, bytes]] | None = None, **fields: Any
-) -> Answer:
-    data = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail, **fields},
-        ensure_ascii=False,
-    ).encode()
-    return Answer(
-        status,
-        [
-            (b"content-type", b"application/problem+json"),
-            (b"content-length", str(len(data)).encode()),
-            *(headers or []),
-        ],
-        data,
-    )
+Handler = Callable[[Request], Awaitable[None]]
 
 
 async def send_answer(send: Send, answer: Answer) -> None:
     await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
     await send({"type": "http.response.body", "body": answer.body})
+
+
+async def body_of(request: Request, limit: int) -> bytes | None:
+    """The request body (at most `limit` bytes), or None after answering 413 itself."""
+    try:
+        raw, _ = await read_body(request.receive, limit, declared_length(request.raw_headers))
+    except BodyTooLarge:
+        await send_answer(
+            request.send,
+            problem_answer(413, "Request body too large", f"the body may be at most {limit} bytes"),
+        )
+        return None
+    return raw

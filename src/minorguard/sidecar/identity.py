@@ -7,89 +7,63 @@ number whose GB 11643 check character is wrong is refused before NPPA is called.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from minorguard.adapters.nppa.codes import NppaError
-from minorguard.adapters.nppa.crypto import SecretKey
 from minorguard.adapters.nppa.verify import error_response, query_identity, verify_identity
-from minorguard.deployment import LoadedDeployment, NppaSettings
-from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
+from minorguard.sidecar.http import Request, body_of, send_answer
+from minorguard.web.answers import json_answer, problem_answer
+from minorguard.web.body import json_object
 
 if TYPE_CHECKING:
     from minorguard.adapters.nppa.client import NppaClient
 
-
-def nppa_client(deployment: LoadedDeployment) -> NppaClient | None:
-    """The NPPA client of a deployment, or None when none is configured. Nothing connects yet."""
-    settings: NppaSettings | None = deployment.settings.nppa
-    if settings is None:
-        return None
-    from minorguard.adapters.nppa.client import NppaClient  # noqa: PLC0415  (httpx only when configured)
-    from minorguard.adapters.nppa.models import Endpoints  # noqa: PLC0415
-
-    endpoints = Endpoints.choose(settings.base_url, settings.test_code)
-    secret = SecretKey(settings.secret_key.read(deployment.base).decode())
-    return NppaClient(endpoints, app_id=settings.app_id, biz_id=settings.biz_id, secret_key=secret)
+_NOT_CONFIGURED = problem_answer(404, "Not configured", "this sidecar has no `nppa:` section")
 
 
-async def verify(request: Request) -> None:
-    client = request.app.nppa
-    if client is None:
-        await send_answer(
-            request.send, problem_answer(404, "Not configured", "this sidecar has no `nppa:` section")
-        )
-        return
-    raw = await request.app.body(request)
-    if raw is None:
-        return
-    try:
-        body = json.loads(raw)
-        name, id_num, ai = body["name"], body["id_num"], body["ai"]
-        if not all(isinstance(v, str) for v in (name, id_num, ai)):
-            raise TypeError
-    except (ValueError, KeyError, TypeError):
-        await send_answer(
-            request.send,
-            problem_answer(400, "Invalid request", 'send {"name": "...", "id_num": "...", "ai": "..."}'),
-        )
-        return
-    wait = request.app.guard.deployment.settings.nppa.wait_seconds  # type: ignore[union-attr]
-    try:
-        answer = await verify_identity(client, name, id_num, ai, wait=wait)
-    except (ValueError, NppaError) as exc:
-        await _problem(request, exc)
-        return
-    await send_answer(request.send, json_answer(200, answer))
+class IdentityEndpoints:
+    def __init__(self, client: NppaClient | None, *, wait_seconds: float, max_body_bytes: int) -> None:
+        self.client = client
+        self.wait_seconds = wait_seconds
+        self.max_body_bytes = max_body_bytes
 
+    async def verify(self, request: Request) -> None:
+        if self.client is None:
+            await send_answer(request.send, _NOT_CONFIGURED)
+            return
+        raw = await body_of(request, self.max_body_bytes)
+        if raw is None:
+            return
+        body = json_object(raw) or {}
+        name, id_num, ai = body.get("name"), body.get("id_num"), body.get("ai")
+        if not (isinstance(name, str) and isinstance(id_num, str) and isinstance(ai, str)):
+            hint = 'send {"name": "...", "id_num": "...", "ai": "..."}'
+            await send_answer(request.send, problem_answer(400, "Invalid request", hint))
+            return
+        try:
+            verified = await verify_identity(self.client, name, id_num, ai, wait=self.wait_seconds)
+        except (ValueError, NppaError) as exc:
+            await _problem(request, exc)
+            return
+        await send_answer(request.send, json_answer(200, verified))
 
-async def query(request: Request) -> None:
-    client = request.app.nppa
-    if client is None:
-        await send_answer(
-            request.send, problem_answer(404, "Not configured", "this sidecar has no `nppa:` section")
-        )
-        return
-    ai = request.path.removeprefix("/v1/identity/")
-    try:
-        answer = await query_identity(client, ai)
-    except (ValueError, NppaError) as exc:
-        await _problem(request, exc)
-        return
-    await send_answer(request.send, json_answer(200, answer))
+    async def query(self, request: Request) -> None:
+        if self.client is None:
+            await send_answer(request.send, _NOT_CONFIGURED)
+            return
+        ai = request.path.removeprefix("/v1/identity/")
+        try:
+            answer = await query_identity(self.client, ai)
+        except (ValueError, NppaError) as exc:
+            await _problem(request, exc)
+            return
+        await send_answer(request.send, json_answer(200, answer))
 
 
 async def _problem(request: Request, exc: Exception) -> None:
     status, body = error_response(exc)
     headers = [(b"retry-after", str(int(body["retry_after"])).encode())] if "retry_after" in body else []
     title = {400: "Invalid identity data", 502: "NPPA refused the call", 503: "NPPA unavailable"}[status]
-    await send_answer(
-        request.send,
-        problem_answer(
-            status,
-            title,
-            body.get("detail", body["error"]),
-            headers=headers,
-            **{k: v for k, v in body.items() if k != "detail"},
-        ),
-    )
+    detail = body.get("detail", body["error"])
+    fields = {k: v for k, v in body.items() if k != "detail"}
+    await send_answer(request.send, problem_answer(status, title, detail, headers=headers, **fields))

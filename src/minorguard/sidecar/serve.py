@@ -17,10 +17,12 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from minorguard.demo import demo_config, offset_clock
+from minorguard.clocks import offset_clock
+from minorguard.deployment import load_deployment
 from minorguard.engine import Clock
+from minorguard.errors import MinorguardError
 from minorguard.sidecar.app import SidecarApp
-from minorguard.wiring import build_guard
+from minorguard.wiring import build_gate, nppa_client
 
 CONFIG_ENV = "MINORGUARD_CONFIG"
 START_AT_ENV = "MINORGUARD_START_AT"
@@ -30,23 +32,33 @@ def build_sidecar(
     config: str, *, registry: CollectorRegistry | None = None, clock: Clock = time.time
 ) -> SidecarApp:
     registry = registry if registry is not None else CollectorRegistry()
-    guard = build_guard(config, registry=registry, clock=clock)
-    return SidecarApp(guard, registry=registry, admin_token=guard.deployment.admin_token())
+    deployment = load_deployment(config)
+    nppa = nppa_client(deployment)
+    gate = build_gate(deployment, registry=registry, clock=clock, nppa=nppa)
+    return SidecarApp(gate, deployment, registry=registry, nppa=nppa)
+
+
+class NoConfigError(MinorguardError):
+    """The sidecar was started without a deployment config (and not as the demo)."""
 
 
 def app_from_env() -> SidecarApp:
-    """The factory each server worker calls."""
+    """The factory each server worker calls. Without MINORGUARD_CONFIG it refuses to start: a default
+    would be the demo's in-memory store and public signing key."""
+    config = os.environ.get(CONFIG_ENV)
+    if not config:
+        raise NoConfigError(f"{CONFIG_ENV} is not set: give the sidecar a deployment config (or run --demo)")
     start_at = os.environ.get(START_AT_ENV)
     clock = offset_clock(dt.datetime.fromisoformat(start_at)) if start_at else time.time
-    return build_sidecar(os.environ.get(CONFIG_ENV) or str(demo_config()), clock=clock)
+    return build_sidecar(config, clock=clock)
 
 
-def serve(config: str | None, *, host: str, port: int, workers: int, start_at: dt.datetime | None) -> None:
-    os.environ[CONFIG_ENV] = config or str(demo_config())
+def serve(config: str, *, host: str, port: int, workers: int, start_at: dt.datetime | None) -> None:
+    os.environ[CONFIG_ENV] = config
     if start_at is not None:
         os.environ[START_AT_ENV] = start_at.isoformat()
     preflight = app_from_env()  # fail here, with file:line:col problems, before any worker starts
-    asyncio.run(preflight.guard.close())
+    asyncio.run(preflight.close())
     if importlib.util.find_spec("granian") is not None:
         from granian import Granian  # noqa: PLC0415  (optional dependency)
         from granian.constants import Interfaces  # noqa: PLC0415

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
-from minorguard.middleware.routes import Route, Source, Where
 from minorguard.types import Facts
+from minorguard.web.routes import Route, Source, Where
+
+MAX_AMOUNT_FEN = 10**12  # ¥10 billion: no real payment is larger (docs/sidecar.md, "Amounts")
+_MAX_DIGITS = len(str(MAX_AMOUNT_FEN))
+_MAX_QUERY_FIELDS = 100
 
 
 class BadFact(Exception):
@@ -14,34 +18,47 @@ class BadFact(Exception):
 
 
 def lookup(
-    source: Source, body: dict[str, Any] | None, headers: dict[str, str], query: bytes, params: dict[str, str]
+    source: Source, body: dict[str, Any] | None, headers: dict[str, str], query: str, params: dict[str, str]
 ) -> object:
     if source.where is Where.BODY:
         return None if body is None else body.get(source.name)
     if source.where is Where.HEADER:
         return headers.get(source.name.lower())
     if source.where is Where.QUERY:
-        values = parse_qs(query.decode("latin-1")).get(source.name)
+        try:
+            values = parse_qs(query, max_num_fields=_MAX_QUERY_FIELDS).get(source.name)
+        except ValueError:  # more fields than any real request carries
+            raise BadFact(f"the query has more than {_MAX_QUERY_FIELDS} fields") from None
         return values[0] if values else None
     return params.get(source.name)
 
 
 def amount_fen(source: Source, raw: object) -> int:
-    """A non-negative integer number of fen. JSON numbers must be integers; text must be digits."""
+    """A non-negative integer number of fen, at most MAX_AMOUNT_FEN. JSON numbers must be integers;
+    text must be ASCII digits (`str.isdigit` alone takes "²" and Arabic-Indic digits, which `int`
+    then reads or refuses)."""
     where = source.describe()
     if raw is None:
         raise BadFact(f"the amount is missing: expected an integer number of fen in the {where}")
     if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise BadFact(f"the amount in the {where} must be an integer number of fen (got {raw!r})")
+        raise BadFact(f"the amount in the {where} must be an integer number of fen (got {_shown(raw)})")
     if isinstance(raw, str):
-        if not raw.strip().isdigit():
-            raise BadFact(f"the amount in the {where} must be an integer number of fen (got {raw!r})")
-        raw = int(raw.strip())
+        digits = raw.strip()
+        if not (digits.isascii() and digits.isdigit()):
+            raise BadFact(f"the amount in the {where} must be an integer number of fen (got {_shown(raw)})")
+        if len(digits) > _MAX_DIGITS:
+            raise BadFact(f"the amount in the {where} is over the maximum of {MAX_AMOUNT_FEN} fen")
+        raw = int(digits)
     if raw < 0:
         raise BadFact(f"the amount in the {where} must not be negative (got {raw})")
-    if raw > 10**12:
-        raise BadFact(f"the amount in the {where} is implausibly large (got {raw})")
+    if raw > MAX_AMOUNT_FEN:
+        raise BadFact(f"the amount in the {where} is over the maximum of {MAX_AMOUNT_FEN} fen")
     return raw
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def text(raw: object) -> str | None:
@@ -53,7 +70,7 @@ def text(raw: object) -> str | None:
 
 
 def request_facts(
-    route: Route, params: dict[str, str], headers: dict[str, str], query: bytes, body: dict[str, Any] | None
+    route: Route, params: dict[str, str], headers: dict[str, str], query: str, body: dict[str, Any] | None
 ) -> Facts:
     """The facts of a routed request, from where the route says; BadFact names what is wrong. Every front
     door (middleware, sidecar) reads them through here."""

@@ -1,10 +1,10 @@
-"""What the front doors need from identity: a token in, a Subject out (or IdentityError)."""
+"""What the gate needs from identity: a token in, a Subject out (or the 401 deny every door answers)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from minorguard.adapters.identity import IdentityError
+from minorguard.errors import IdentityError
 from minorguard.types import AgeBand, Decision, Outcome, Reason, Subject
 
 if TYPE_CHECKING:
@@ -24,6 +24,19 @@ class Verifier(Protocol):
         """The subject of a raw `Authorization` header whose token was verified before, with the
         instant the token stops being valid; or None."""
         ...
+
+    async def close(self) -> None: ...
+
+
+def bearer(header: bytes | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value (scheme case-insensitive)."""
+    if header is None:
+        return None
+    scheme, _, token = header.decode("latin-1").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
 
 
 async def identify(verifier: Verifier, token: str | None, metrics: Metrics | None) -> Subject | Decision:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from minorguard import decisionlog
 from minorguard.engine import ADULT_ALLOWED, UNLIMITED_FOR_ADULTS, Engine
-from minorguard.middleware.verifier import Verifier
+from minorguard.gate.identify import Verifier
 from minorguard.types import Facts, Subject
 
 if TYPE_CHECKING:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from minorguard.types import Activity, Facts
+from minorguard.web.paths import UnsafePath, spellings
 
 _MAX_CACHED_PATHS = 8192
 
@@ -55,13 +56,19 @@ class Match:
     plain: Facts | None = None  # the facts of a route that reads nothing from the request (shared)
 
 
+@dataclass(frozen=True, slots=True)
+class Unjudgeable:
+    """A path that cannot be judged safely (see `paths`), or whose spellings reach different routes."""
+
+    detail: str
+
+
 class RouteTable:
     def __init__(self, routes: Iterable[Route], exempt: Iterable[str] = ()) -> None:
         self.routes = list(routes)
         exempt = list(exempt)
         self._compiled = [(route, compile_pattern(route.pattern)) for route in self.routes]
-        self._matches: dict[tuple[str, str], Match | None] = {}
-        self._judged: dict[tuple[str, str], Match | None] = {}
+        self._judged: dict[tuple[str, str, bool], Match | Unjudgeable | None] = {}
         self._plain = {
             r: Facts(r.activity, None, None, r.game_rating)
             for r in self.routes
@@ -75,29 +82,33 @@ class RouteTable:
             bool(self._prefix_exempt) and path.startswith(self._prefix_exempt)
         )
 
-    def plain_facts(self, route: Route) -> Facts | None:
-        """The facts of a route that reads nothing from the request (shared, built once)."""
-        return self._plain.get(route)
-
-    def match(self, method: str, path: str) -> Match | None:
-        key = (method, path)
-        if key in self._matches:
-            return self._matches[key]
-        if len(self._matches) >= _MAX_CACHED_PATHS:
-            self._matches.clear()
-        found = self._matches[key] = self._match(method, path)
-        return found
-
-    def judged(self, method: str, path: str) -> Match | None:
-        """The route a request is judged by: None when its path is exempt or matches no route. One
-        dict lookup for a path seen before."""
-        key = (method, path)
-        if key in self._judged:
+    def judged(self, method: str, path: str, *, decoded: bool = True) -> Match | Unjudgeable | None:
+        """The route a request is judged by: None when every spelling of its path (see `paths`) is
+        exempt or matches no route, the route any spelling reaches otherwise. One dict lookup for a
+        path seen before."""
+        key = (method, path, decoded)
+        try:
             return self._judged[key]
-        if len(self._judged) >= _MAX_CACHED_PATHS:
-            self._judged.clear()
-        found = self._judged[key] = None if self.is_exempt(path) else self._match(method, path)
-        return found
+        except KeyError:
+            if len(self._judged) >= _MAX_CACHED_PATHS:
+                self._judged.clear()
+            found = self._judged[key] = self._judge(method, path, decoded)
+            return found
+
+    def _judge(self, method: str, path: str, decoded: bool) -> Match | Unjudgeable | None:
+        try:
+            paths = spellings(path, decoded=decoded)
+        except UnsafePath as exc:
+            return Unjudgeable(str(exc))
+        found = [m for m in (self._judge_one(method, p) for p in paths) if m is not None]
+        if not found:
+            return None
+        if any(m.route is not found[0].route for m in found[1:]):
+            return Unjudgeable("the spellings of this path reach different routes")
+        return found[0]
+
+    def _judge_one(self, method: str, path: str) -> Match | None:
+        return None if self.is_exempt(path) else self._match(method, path)
 
     def _match(self, method: str, path: str) -> Match | None:
         for route, regex in self._compiled:

@@ -8,13 +8,15 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from minorguard.engine import Engine
 from minorguard.errors import MinorguardError, PolicyError
-from minorguard.explain import compile_policy
 from minorguard.metrics import Metrics
+from minorguard.rules.compiled import CompiledPolicy
+
+Compiler = Callable[[Path], CompiledPolicy]
 
 LOG = logging.getLogger("minorguard")
 
@@ -24,11 +26,13 @@ class PolicyReloader:
         self,
         source: str | Path,
         *,
+        compile_policy: Compiler,
         metrics: Metrics | None = None,
         interval: float = 2.0,
         watching: Iterable[Path] = (),
     ) -> None:
         self.path = Path(source)
+        self.compile_policy = compile_policy  # the composition root's: it knows the calendars
         self.metrics = metrics
         self._stamp = self._stat(tuple(watching))
         self._forced = False
@@ -72,7 +76,7 @@ class PolicyReloader:
 
     def reload(self, engine: Engine) -> bool:
         try:
-            compiled = compile_policy(self.path)
+            compiled = self.compile_policy(self.path)
         except PolicyError as exc:
             for problem in exc.problems:
                 LOG.error("policy reload failed: %s", problem)

@@ -1,4 +1,4 @@
-"""NPPA behaviour reporting from the game decisions this sidecar makes (issue: every session's log-in
+"""NPPA behaviour reporting from the game decisions of every front door (issue: every session's log-in
 and log-out, for all players, adults included — FAQ #215).
 
 Each allowed game decision of a player with a pi (verified) or a guest device is a heartbeat of that
@@ -14,14 +14,9 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry
-
-from minorguard.adapters.nppa.client import NppaClient
-from minorguard.adapters.nppa.metrics import NppaMetrics
 from minorguard.adapters.nppa.queue import BehaviourQueue
 from minorguard.adapters.nppa.reporting import BehaviourSender
 from minorguard.adapters.nppa.sessions import Player, SessionTracker
-from minorguard.deployment import LoadedDeployment
 from minorguard.types import Activity, Decision, Reason, Subject
 
 LOG = logging.getLogger("minorguard.nppa")
@@ -45,9 +40,9 @@ class Reporter:
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def saw(self, subject: Subject, activity: Activity | None, decision: Decision | None) -> None:
+    async def saw(self, subject: Subject, activity: Activity, decision: Decision) -> None:
         """Feed one judged request: only game decisions of reportable players count."""
-        if activity is not Activity.GAME or decision is None:
+        if activity is not Activity.GAME:
             return
         player = _player(subject)
         if player is None:
@@ -94,24 +89,3 @@ def _player(subject: Subject) -> Player | None:
     if not subject.verified and subject.device_id is not None:
         return Player.guest(subject.device_id)
     return None  # verified without a pi yet (认证中): not reported until a pi exists (FAQ #211)
-
-
-def build_reporter(
-    deployment: LoadedDeployment,
-    client: NppaClient,
-    registry: CollectorRegistry,
-    clock: Callable[[], float],
-    max_gap: float,
-) -> Reporter | None:
-    settings = deployment.settings.nppa
-    if settings is None or not settings.report_behaviour:
-        return None
-    import redis.asyncio as aioredis  # noqa: PLC0415  (only for reporting deployments)
-
-    url = settings.queue_url or deployment.store_url()
-    if not url.startswith(("redis://", "rediss://")):
-        raise ValueError("behaviour reporting needs a Redis queue: set nppa.queue_url (redis://...)")
-    queue = BehaviourQueue(aioredis.from_url(url), settings.biz_id)
-    tracker = SessionTracker(queue, max_gap=max_gap)
-    sender = BehaviourSender(client, queue, metrics=NppaMetrics(registry))
-    return Reporter(tracker, sender, queue, clock)

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from minorguard.middleware.messages import AGAIN, TITLES, pick_language
-from minorguard.types import Activity, Decision, Outcome, Reason
+from minorguard.types import Activity, Decision, Reason
+from minorguard.web.messages import AGAIN, TITLES, pick_language
 
 PROBLEM_TYPE = "urn:minorguard:reason:"
 CONTENT_LANGUAGE = ("zh-CN", "en")
@@ -87,6 +87,7 @@ def retry_after(again: dt.datetime | None, now: float) -> int | None:
 
 
 def problem(body: dict[str, Any], language: int, extra: Sequence[tuple[bytes, bytes]] = ()) -> Answer:
+    """A problem+json answer (RFC 9457) in `language` (0 zh-CN, 1 en)."""
     data = json.dumps(body, ensure_ascii=False).encode()
     headers = [
         (b"content-type", b"application/problem+json"),
@@ -95,7 +96,7 @@ def problem(body: dict[str, Any], language: int, extra: Sequence[tuple[bytes, by
         (b"vary", b"Accept-Language"),
         *extra,
     ]
-    if body.get("status") == 401:
+    if body.get("status") == 401 and all(name != b"www-authenticate" for name, _ in extra):
         headers.append((b"www-authenticate", b'Bearer realm="minorguard"'))
     return Answer(int(body["status"]), headers, data)
 
@@ -124,15 +125,59 @@ def allow_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def refuse_replay(decision: Decision, activity: Activity) -> Decision:
-    """A front door that runs the backend must not run one purchase twice: an allowed replay of an
-    Idempotency-Key whose purchase went ahead or is in flight becomes a duplicate_request deny. (The
-    decision API answers the replay itself: its client settles the same reservation.)"""
-    if not (decision.allowed and decision.replayed and activity.spends):
-        return decision
-    return decision._replace(
-        outcome=Outcome.DENY,
-        reason=Reason.DUPLICATE_REQUEST,
-        rule="idempotency",
-        detail="this Idempotency-Key was used for a purchase that went ahead or is in flight",
+def json_answer(status: int, body: Any, headers: Sequence[tuple[bytes, bytes]] = ()) -> Answer:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    return Answer(
+        status,
+        [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()), *headers],
+        data,
     )
+
+
+def problem_answer(
+    status: int, title: str, detail: str, *, headers: Sequence[tuple[bytes, bytes]] = (), **fields: Any
+) -> Answer:
+    """An English problem+json answer of the sidecar's own endpoints (a 404, a 401, a 503)."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **fields}
+    return problem(body, 1, headers)
+
+
+def decision_json(
+    decision: Decision | None, activity: Activity | None, reservation: str | None
+) -> dict[str, Any]:
+    """A decision as the decision API answers it (None: the request is not enforced)."""
+    if decision is None:
+        return {"outcome": "allow", "reason": "not_enforced", "enforced": False}
+    again = decision.allowed_again_at
+    return {
+        "outcome": decision.outcome.value,
+        "reason": decision.reason.value,
+        "enforced": True,
+        "activity": None if activity is None else activity.value,
+        "band": decision.band.value,
+        "rule": decision.rule,
+        "legal_basis": decision.legal_basis,
+        "detail": decision.detail,
+        "allowed_again_at": None if again is None else again.isoformat(),
+        "remaining_seconds": decision.remaining_seconds,
+        "remaining_budget_fen": decision.remaining_budget_fen,
+        "warnings": [w.code.value for w in decision.warnings],
+        "report_only": [{"reason": f.reason.value, "rule": f.rule} for f in decision.report_only],
+        "reservation_id": reservation,
+        "replayed": decision.replayed,
+        "failed_open": decision.failed_open,
+    }
+
+
+def upstream_headers(decision: Decision | None, reservation: str | None) -> list[tuple[bytes, bytes]]:
+    """x-minorguard-* headers for the upstream request of an allowed one (Envoy
+    allowed_upstream_headers, nginx auth_request_set, Traefik authResponseHeaders)."""
+    if decision is None:
+        return [(b"x-minorguard-decision", b"not-enforced")]
+    headers = [(b"x-minorguard-decision", b"allow"), (b"x-minorguard-band", decision.band.value.encode())]
+    headers += [(b"x-" + name, value) for name, value in allow_headers(decision)]
+    if reservation is not None:
+        headers.append((b"x-minorguard-reservation-id", reservation.encode()))
+    if decision.failed_open:
+        headers.append((b"x-minorguard-failed-open", b"1"))
+    return headers

@@ -36,6 +36,8 @@ AGAIN = ("可于 {at} 后再试", "allowed again at {at}")
 BAD_AMOUNT = ("请求金额无效", "Invalid amount")
 BODY_TOO_LARGE = ("请求体过大", "Request body too large")
 BAD_BODY = ("请求体不是有效的 JSON 对象", "The body is not a JSON object")
+BAD_PATH = ("无法判断该请求路径", "The request path cannot be judged")
+BAD_REQUEST = ("请求无效", "Invalid request")
 
 
 def pick_language(accept_language: str | None, default: int = 0) -> int:

@@ -1,0 +1,295 @@
+"""The gate: the one check every front door calls.
+
+A door translates what it was given into an `Inquiry` (method, path, headers, query, body or none,
+or the activity given outright) and calls `Gate.check` with its `Door`; it gets back a `Verdict`
+(the decision and the answer to give, shaped for the door) and translates that out. Between the two,
+in this order and nowhere else:
+
+1. the route the backend will route (every spelling of the path; exempt and unrouted paths pass);
+2. the policy reload check;
+3. the fast paths: an admitted adult's raw token (one dict probe), a cached token's adult;
+4. identity (a missing or invalid token is a 401 deny);
+5. the request's facts (amount, game id) from where the route says, the body read at most once;
+6. the engine: stateless rules, then at most one store call (its minute memo and blocked-until cache
+   answer repeat heartbeats and used-up days without the store);
+7. the metrics, the decision log and NPPA behaviour reporting.
+
+`Gate.settle` commits or releases the reservation a decision made, the same for every door.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import NamedTuple, Protocol
+
+from minorguard import decisionlog
+from minorguard.adapters.base import CounterStore, SettleResult
+from minorguard.engine import ADULT_ALLOWED, Engine
+from minorguard.gate.identify import Verifier, bearer, identify
+from minorguard.gate.passes import AdultPasses, cached_adult
+from minorguard.gate.reload import PolicyReloader
+from minorguard.gate.verdicts import Door, Style, Verdict, decided, not_enforced, refused
+from minorguard.metrics import Metrics
+from minorguard.types import Activity, Decision, Facts, Subject
+from minorguard.web import messages
+from minorguard.web.body import BodyTooLarge, json_object
+from minorguard.web.facts import BadFact, request_facts
+from minorguard.web.paths import UnsafePath, split_target
+from minorguard.web.routes import Match, RouteTable, Unjudgeable, Where
+
+RESERVATION = re.compile(r"([0-9a-f]{32})\.([0-9a-f]{32})", re.ASCII)
+
+
+class BodyReader(Protocol):
+    async def read(self, limit: int, declared: int | None) -> bytes:
+        """The whole body, at most `limit` bytes (else BodyTooLarge)."""
+        ...
+
+
+class Reporter(Protocol):
+    """NPPA behaviour reporting: told every game decision of a reportable player."""
+
+    async def saw(self, subject: Subject, activity: Activity, decision: Decision) -> None: ...
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Inquiry(NamedTuple):
+    """What a door extracted from the request it judges."""
+
+    method: str
+    target: str  # the path (a decoded door's) or the request target as the client sent it
+    headers: list[tuple[bytes, bytes]]  # names in lower case, as ASGI gives them
+    query: str = ""  # the query string, when `target` does not carry it
+    body: bytes | BodyReader | None = None  # None: the door cannot see a body (nginx, Traefik)
+    given: Facts | None = None  # the decision API's activity and numbers, given outright
+
+
+class Gate:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        verifier: Verifier,
+        routes: RouteTable,
+        store: CounterStore,
+        metrics: Metrics | None = None,
+        reloader: PolicyReloader | None = None,
+        passes: AdultPasses | None = None,
+        reporter: Reporter | None = None,
+        max_body_bytes: int = 64 * 1024,
+        default_language: int = 0,
+    ) -> None:
+        self.engine = engine
+        self.verifier = verifier
+        self.routes = routes
+        self.store = store
+        self.metrics = metrics
+        self.reloader = reloader
+        self.passes = AdultPasses() if passes is None else passes
+        self.reporter = reporter
+        self.max_body_bytes = max_body_bytes
+        self.default_language = default_language
+        self._not_enforced = {style: not_enforced(style) for style in Style}
+        self._passed: dict[tuple[Style, Activity], Verdict] = {}
+
+    async def check(self, door: Door, inquiry: Inquiry) -> Verdict:
+        style = door.style
+        given = inquiry.given
+        query = inquiry.query
+        if given is None:
+            path = inquiry.target
+            if not door.decoded:
+                try:
+                    path, in_target = split_target(path)
+                except UnsafePath as exc:
+                    return self._refused(door, inquiry, 400, messages.BAD_PATH, str(exc))
+                query = query if in_target is None else in_target
+            match = self.routes.judged(inquiry.method, path, decoded=door.decoded)
+            if match is None:
+                return self._not_enforced[style]
+            if isinstance(match, Unjudgeable):
+                return self._refused(door, inquiry, 400, messages.BAD_PATH, match.detail)
+            plain, activity = match.plain, match.route.activity
+            what: Facts | Match = match if plain is None else plain
+        else:
+            plain, activity, what = given, given.activity, given
+        reloader = self.reloader
+        if reloader is not None and time.monotonic() >= reloader.due:
+            reloader.maybe_reload(self.engine)
+        auth = header(inquiry.headers, b"authorization")
+        # NPPA behaviour reporting sees every game decision, adults' too: no short cut for those
+        reported = self.reporter is not None and activity is Activity.GAME
+        plain_for_pass = None if reported else plain
+        if self.passes.let_through(auth, plain_for_pass, self.engine, self.metrics):
+            return self._adult(style, activity)
+        started = time.perf_counter()
+        subject, adult = cached_adult(
+            self.passes, self.verifier, self.engine, self.metrics, auth, plain_for_pass, started, door.name
+        )
+        if adult:
+            return self._adult(style, activity)
+        return await self._judge(door, inquiry, what, activity, subject, auth, query, started)
+
+    async def _judge(
+        self,
+        door: Door,
+        inquiry: Inquiry,
+        what: Facts | Match,
+        activity: Activity,
+        subject: Subject | None,
+        auth: bytes | None,
+        query: str,
+        started: float,
+    ) -> Verdict:
+        engine = self.engine
+        if subject is None:
+            identified = await identify(self.verifier, bearer(auth), self.metrics)
+            if isinstance(identified, Decision):
+                decisionlog.record(self.metrics, engine, None, activity, identified, started, door.name)
+                return self._decided(door, inquiry, identified, activity, None)
+            subject = identified
+        if isinstance(what, Facts):
+            facts = what
+        else:
+            read = await self._facts(door, inquiry, what, query)
+            if isinstance(read, Verdict):
+                return read
+            facts = read
+        result = engine.evaluate(subject, facts)
+        if not isinstance(result, Decision):
+            key = header(inquiry.headers, b"idempotency-key")
+            result = await engine.settle(
+                subject, facts, result, None if key is None else key.decode("latin-1")
+            )
+        decisionlog.record(
+            self.metrics, engine, subject.subject_id, facts.activity, result, started, door.name
+        )
+        if self.reporter is not None and facts.activity is Activity.GAME:
+            await self.reporter.saw(subject, facts.activity, result)
+        reservation = None
+        if result.reservation_id is not None:
+            reservation = f"{engine.user_key(subject.subject_id)}.{result.reservation_id}"
+        return self._decided(door, inquiry, result, facts.activity, reservation)
+
+    async def _facts(self, door: Door, inquiry: Inquiry, match: Match, query: str) -> Facts | Verdict:
+        """The facts of a routed request, or the refusal naming what is wrong."""
+        route = match.route
+        field = route.amount.name if route.amount is not None else None
+        body = None
+        if route.needs_body:
+            source = inquiry.body
+            if source is None:
+                detail = f"{door.name} does not forward the request body: take the amount from a header"
+                return self._refused(door, inquiry, 400, messages.BAD_AMOUNT, detail, field)
+            if not isinstance(source, bytes):
+                try:
+                    source = await source.read(self.max_body_bytes, declared_length(inquiry.headers))
+                except BodyTooLarge:
+                    detail = f"the body may be at most {self.max_body_bytes} bytes"
+                    return self._refused(door, inquiry, 413, messages.BODY_TOO_LARGE, detail)
+            body = json_object(source)
+            if body is None:
+                return self._refused(door, inquiry, 400, messages.BAD_BODY, "send a JSON object")
+        headers = {}
+        for wanted in (route.amount, route.game_id):
+            if wanted is not None and wanted.where is Where.HEADER:
+                value = text_header(inquiry.headers, wanted.name.lower())
+                if value is not None:
+                    headers[wanted.name.lower()] = value
+        try:
+            return request_facts(route, match.params, headers, query, body)
+        except BadFact as exc:
+            return self._refused(door, inquiry, 400, messages.BAD_AMOUNT, str(exc), field)
+
+    def _decided(
+        self, door: Door, inquiry: Inquiry, decision: Decision, activity: Activity, reservation: str | None
+    ) -> Verdict:
+        language = None if decision.allowed else text_header(inquiry.headers, "accept-language")
+        return decided(
+            door.style,
+            decision,
+            activity,
+            reservation,
+            language,
+            now=self.engine.clock(),
+            default_language=self.default_language,
+        )
+
+    def _refused(
+        self,
+        door: Door,
+        inquiry: Inquiry,
+        status: int,
+        title: tuple[str, str],
+        detail: str,
+        field: str | None = None,
+    ) -> Verdict:
+        return refused(
+            door.style,
+            status,
+            title,
+            detail,
+            text_header(inquiry.headers, "accept-language"),
+            default_language=self.default_language,
+            field=field,
+        )
+
+    def _adult(self, style: Style, activity: Activity) -> Verdict:
+        key = (style, activity)
+        verdict = self._passed.get(key)
+        if verdict is None:
+            verdict = self._passed[key] = decided(
+                style, ADULT_ALLOWED, activity, None, None, now=0.0, default_language=self.default_language
+            )
+        return verdict
+
+    def start(self) -> None:
+        """Start background work (NPPA behaviour reporting) in the running event loop."""
+        if self.reporter is not None:
+            self.reporter.start()
+
+    async def close(self) -> None:
+        if self.reporter is not None:
+            await self.reporter.stop()
+        await self.verifier.close()
+        await self.store.close()
+
+    def refresh_gauges(self) -> None:
+        """The policy in force and the days of holiday data left, for a scrape."""
+        if self.metrics is None:
+            return
+        cp = self.engine.policy
+        self.metrics.set_policy(cp.name, cp.policy.revision)
+        if cp.coverage is not None:
+            self.metrics.calendar_days_left.set(cp.coverage(cp.instant(self.engine.clock()).date))
+
+    async def settle(self, reservation: str, action: str) -> SettleResult | None:
+        """Commit, release or refund the reservation a decision handed out ("<user key>.<store id>");
+        None when the id is not one."""
+        found = RESERVATION.fullmatch(reservation)
+        if found is None:
+            return None
+        return await self.engine.settle_key(action, found.group(1), found.group(2))
+
+
+def header(raw: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
+    """The first value of a header, as Starlette's request.headers gives it to the app (and most
+    upstreams read a repeated header), undecoded."""
+    for name, value in raw:
+        if name == wanted:
+            return value
+    return None
+
+
+def text_header(raw: list[tuple[bytes, bytes]], wanted: str) -> str | None:
+    value = header(raw, wanted.encode("latin-1"))
+    return None if value is None else value.decode("latin-1")
+
+
+def declared_length(raw: list[tuple[bytes, bytes]]) -> int | None:
+    value = header(raw, b"content-length")
+    return int(value) if value is not None and value.isdigit() and len(value) < 16 else None
