@@ -9,7 +9,8 @@ dropped) when that differs. A request is enforced when any spelling reaches a ro
 
 Refused as `UnsafePath` (a 400), because backends disagree on what they mean: an encoded `/` (`%2F`),
 a backslash, a NUL or other control character, an invalid escape, bytes that are not UTF-8 once
-decoded, a fragment, and targets that are neither a path nor an absolute URL.
+decoded, a fragment, a path starting with `//` (a host to URI parsers), a malformed host, and targets
+that are neither a path nor an absolute URL.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from urllib.parse import unquote_to_bytes
 MAX_TARGET = 8192  # nginx's default large_client_header_buffers line is 8k
 
 _ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+# userinfo@, then a registered name or an IP literal in brackets, then :port (RFC 3986 §3.2)
+_AUTHORITY = re.compile(r"(?:[^@/?#\[\]\s]*@)?(?:\[[0-9A-Fa-f:.]+\]|[^@:/?#\[\]\s]*)(?::[0-9]*)?")
 _BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _UNSAFE_ESCAPE = re.compile(r"%(?:2[Ff]|5[Cc]|[01][0-9A-Fa-f]|7[Ff])")  # / \ controls DEL
 _UNSAFE_CHAR = re.compile(r"[\x00-\x1f\x7f\\]")
@@ -32,7 +35,7 @@ class UnsafePath(ValueError):
 def split_target(target: str) -> tuple[str, str | None]:
     """The path and the query (None when there is none) of a request target: an origin-form URI
     (`/a/b?q`) or an absolute URL (`http://host/a/b?q`, which a client may send and nginx then passes
-    on). Nothing here parses the authority, so no host text can make it fail."""
+    on), whose host must be well-formed."""
     if len(target) > MAX_TARGET:
         raise UnsafePath(f"the request target is longer than {MAX_TARGET} characters")
     if not target.startswith("/"):
@@ -41,10 +44,14 @@ def split_target(target: str) -> tuple[str, str | None]:
             raise UnsafePath("the request target is neither a path nor an absolute URL")
         rest = target[found.end() :]
         cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+        if _AUTHORITY.fullmatch(rest[:cut]) is None:
+            raise UnsafePath("the request target's host is malformed")
         target = rest[cut:]
         if not target.startswith("/"):
             target = "/" + target
     path, mark, query = target.partition("?")
+    if path.startswith("//"):
+        raise UnsafePath("a path that starts with '//' reads as a host to URI parsers")
     return path, (query if mark else None)
 
 
