@@ -52,7 +52,7 @@ from locust import constant_pacing, events, task
 from locust.contrib.fasthttp import FastHttpUser, ResponseContextManager
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from minorguard.demo import demo_token
+from minorguard.demo import DEMO_BACKEND_TOKEN, demo_token
 
 BEIJING = dt.timezone(dt.timedelta(hours=8))
 DEFAULT_BOUNDARY = "2026-11-20T21:00:00+08:00"  # a Friday: nppa-2021's window is 20:00-21:00
@@ -400,7 +400,8 @@ class Player(FastHttpUser):
     def commit(self, reservation: str) -> None:
         path = f"/v1/reservations/{reservation}/commit"
         name = "commit POST /v1/reservations/[id]/commit"
-        with self.client.post(path, name=name, catch_response=True) as response:
+        settle = {"Authorization": f"Bearer {DEMO_BACKEND_TOKEN}"}  # the demo's backend credential
+        with self.client.post(path, name=name, headers=settle, catch_response=True) as response:
             status = response.status_code
             if status == 200 and b'"committed"' in response.content:
                 self.count("commit", "allow", "committed", "", "expected")

@@ -295,3 +295,14 @@ def test_behind_a_path_prefix_the_routes_are_still_guarded() -> None:
     assert teen.status_code == 403, f"a 15-year-old played on a Thursday: {teen.text}"
     assert anonymous.status_code == 401, f"no token, yet: {anonymous.status_code} {anonymous.text}"
     assert child_purchase.status_code == 403, f"a 7-year-old paid: {child_purchase.text}"
+
+
+def test_the_demo_credentials_in_python_are_the_demo_configs() -> None:
+    """The tour and the locust scenario print and send DEMO_BACKEND_TOKEN and DEMO_SUPPORT_TOKEN: they
+    must be the tokens demo-deployment.yaml configures, with the permissions the tour shows."""
+    from minorguard.demo import DEMO_BACKEND_TOKEN, DEMO_SUPPORT_TOKEN, demo_config
+    from minorguard.deployment import Permission, load_deployment
+
+    found = {token: may for _, token, may in load_deployment(demo_config()).credentials()}
+    assert found[DEMO_BACKEND_TOKEN.encode()] >= {Permission.COMMIT, Permission.RELEASE}
+    assert Permission.REFUND in found[DEMO_SUPPORT_TOKEN.encode()]

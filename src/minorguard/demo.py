@@ -27,6 +27,9 @@ from minorguard.middleware import MinorGuardMiddleware
 from minorguard.types import Decision
 
 DEMO_SECRET = b"minorguard-demo-signing-key-not-for-production"
+# the demo config's service credentials (presets/examples/demo-deployment.yaml), public like its key
+DEMO_BACKEND_TOKEN = "demo-backend-token-not-for-production"
+DEMO_SUPPORT_TOKEN = "demo-support-token-not-for-production-0123456789"
 DEMO_ISSUER = DEMO_AUDIENCE = "minorguard-demo"
 
 
@@ -237,6 +240,15 @@ def _sidecar_lines(base_url: str) -> list[tuple[str, str]]:
         (
             "Envoy ext_authz (HTTP service): the original path after the prefix",
             auth.format("DEMO_ADULT") + f"-i {base_url}/v1/authz/envoy/game/ping",
+        ),
+        (
+            "a 15-year-old's ¥20 top-up reserves its amount; the backend then commits it with its own "
+            "service credential (anonymous commits and refunds are refused)",
+            f'RESERVATION_ID=$(curl -s {base_url}/v1/decisions -d \'{{"token": "\'$TOKEN_DEMO_TEEN_15\'", '
+            f'"activity": "purchase", "amount_fen": 2000}}\' '
+            f'| sed -E \'s/.*"reservation_id": "([^"]+)".*/\\1/\')\n'
+            f'curl -s -X POST -H "Authorization: Bearer {DEMO_BACKEND_TOKEN}" '
+            f"{base_url}/v1/reservations/$RESERVATION_ID/commit",
         ),
         ("the policy in force", f"curl -s {base_url}/v1/policy | head -c 300"),
         ("metrics", f"curl -s {base_url}/metrics | grep ^minorguard_decisions"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
@@ -141,13 +142,46 @@ class NppaSettings(_Strict):
     queue_url: str | None = None
 
 
+class Permission(StrEnum):
+    """What a service credential may do at the sidecar's state-changing and support endpoints."""
+
+    COMMIT = "commit"
+    RELEASE = "release"
+    REFUND = "refund"
+    USAGE = "usage"  # GET /v1/subjects/{id}/usage
+    IDENTITY = "identity"  # NPPA real-name verification: /v1/identity/*
+
+
+MIN_TOKEN_BYTES = 32
+MIN_REFUND_TOKEN_BYTES = 48
+
+
+class CredentialSettings(_Strict):
+    """A caller of the sidecar's state-changing endpoints (a backend that runs purchases, a support
+    tool): its name (in audit logs), its bearer token (a secret) and what it may do."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    token: SecretRef
+    may: list[Permission] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _refunds_alone(self) -> CredentialSettings:
+        if Permission.REFUND in self.may and {Permission.COMMIT, Permission.RELEASE} & set(self.may):
+            raise ValueError(
+                "refunds take a credential of their own: a refund gives quota back, so the token that "
+                "commits and releases purchases must not also refund them"
+            )
+        return self
+
+
 class Deployment(_Strict):
     policy: str
     store: str = "memory://"
     store_timeout_ms: int = Field(default=20, ge=1, le=5000)
     store_password: SecretRef | None = None  # put into the store URL at start, never written in config
     subject_secret: SecretRef
-    admin_token: SecretRef | None = None  # the sidecar's support endpoints; absent: they are off
+    admin_token: SecretRef | None = None  # the usage endpoint, as a credential that may only `usage`
+    credentials: list[CredentialSettings] = Field(default_factory=list)
     identity: IdentitySettings
     routes: list[RouteSettings] = Field(min_length=1)
     exempt_paths: list[str] = Field(default_factory=lambda: ["/healthz", "/readyz", "/metrics"])
@@ -156,6 +190,13 @@ class Deployment(_Strict):
     policy_reload_seconds: float = Field(default=2.0, ge=0.1)
     sidecar: SidecarSettings = Field(default_factory=SidecarSettings)
     nppa: NppaSettings | None = None
+
+    @model_validator(mode="after")
+    def _unique_credentials(self) -> Deployment:
+        names = [c.name for c in self.credentials]
+        if len(set(names)) != len(names):
+            raise ValueError("two credentials have the same name")
+        return self
 
 
 class LoadedDeployment:
@@ -174,9 +215,22 @@ class LoadedDeployment:
     def route_table(self) -> RouteTable:
         return RouteTable([r.route() for r in self.settings.routes], self.settings.exempt_paths)
 
-    def admin_token(self) -> bytes | None:
-        secret = self.settings.admin_token
-        return None if secret is None else secret.read(self.base)
+    def credentials(self) -> list[tuple[str, bytes, frozenset[Permission]]]:
+        """Every service credential with its token read, `admin_token` as one that may `usage`.
+        Short tokens are refused: they are the only thing between the network and a user's money."""
+        found = []
+        for credential in self.settings.credentials:
+            token = credential.token.read(self.base)
+            least = MIN_REFUND_TOKEN_BYTES if Permission.REFUND in credential.may else MIN_TOKEN_BYTES
+            if len(token) < least:
+                raise MinorguardError(
+                    f"the token of credential {credential.name!r} is {len(token)} bytes: give at least "
+                    f"{least} (e.g. openssl rand -hex 32)"
+                )
+            found.append((credential.name, token, frozenset(credential.may)))
+        if self.settings.admin_token is not None:
+            found.append(("admin", self.settings.admin_token.read(self.base), frozenset({Permission.USAGE})))
+        return found
 
     def subject_secret(self) -> bytes:
         return self.settings.subject_secret.read(self.base)

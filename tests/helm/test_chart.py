@@ -271,6 +271,12 @@ def test_the_chart_secret_holds_what_values_give() -> None:
     assert config["identity"]["pem_file"] == "/etc/minorguard/secrets/jwt-public-key.pem"
     assert "jwks_url" not in config["identity"]
     assert config["admin_token"] == {"file": "/etc/minorguard/secrets/admin-token"}
+    credentials = {c["name"]: (c["token"], c["may"]) for c in config["credentials"]}
+    assert credentials == {
+        "settle": ({"file": "/etc/minorguard/secrets/settle-token"}, ["commit", "release"]),
+        "refund": ({"file": "/etc/minorguard/secrets/refund-token"}, ["refund"]),
+    }
+    assert decoded["settle-token"] == "settle-token-for-tests-only-0123456789abcdef"
     assert config["nppa"]["secret_key"] == {"file": "/etc/minorguard/secrets/nppa-secret-key"}
     assert decoded["nppa-secret-key"] == "0123456789abcdef0123456789abcdef"
 

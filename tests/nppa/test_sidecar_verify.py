@@ -12,6 +12,8 @@ from minorguard.sidecar.serve import build_sidecar
 
 SUCCESS = {"name": "某一一", "id_num": "110000190101010001", "ai": "100000000000000001"}
 PENDING = {"name": "某二一", "id_num": "110000190201010009", "ai": "200000000000000001"}
+SERVICE_TOKEN = "nppa-tests-service-token-0123456789abcdef"
+SERVICE = {"authorization": f"Bearer {SERVICE_TOKEN}"}
 
 
 def deployment(tmp_path: Path, base_url: str) -> str:
@@ -27,6 +29,8 @@ identity:
   hs_secret: {{value: a-test-signing-key-of-at-least-32-bytes}}
 routes:
   - {{method: GET, path: /game/ping, activity: game}}
+credentials:
+  - {{name: accounts, token: {{value: {SERVICE_TOKEN}}}, may: [identity]}}
 nppa:
   app_id: "{APP_ID}"
   biz_id: "{BIZ_ID}"
@@ -41,12 +45,12 @@ nppa:
 
 async def post(app: object, path: str, json: object) -> httpx.Response:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sidecar") as http:  # type: ignore[arg-type]
-        return await http.post(path, json=json)
+        return await http.post(path, json=json, headers=SERVICE)
 
 
 async def get(app: object, path: str) -> httpx.Response:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sidecar") as http:  # type: ignore[arg-type]
-        return await http.get(path)
+        return await http.get(path, headers=SERVICE)
 
 
 async def test_a_verified_player_gets_status_pi_and_birthdate_and_no_personal_data(
@@ -105,3 +109,22 @@ async def test_without_an_nppa_section_the_endpoint_says_so(tmp_path: Path) -> N
     answer = await post(app, "/v1/identity/verify", SUCCESS)
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_verification_takes_a_service_credential(tmp_path: Path, fake: Fake) -> None:
+    """Issue 14 item 9: without a credential that may `identity`, no NPPA call is made: the endpoint
+    spends the operator's quota and would tell anyone whether a name and an ID number belong together."""
+    app = build_sidecar(deployment(tmp_path, fake.url), registry=CollectorRegistry())
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://sidecar") as http:
+            anonymous = await http.post("/v1/identity/verify", json=SUCCESS)
+            wrong = await http.post(
+                "/v1/identity/verify", json=SUCCESS, headers={"authorization": "Bearer nope"}
+            )
+            query = await http.get("/v1/identity/100000000000000001")
+    finally:
+        await app.nppa.aclose()  # type: ignore[union-attr]
+    assert [r.status_code for r in (anonymous, wrong, query)] == [401, 401, 401]
+    assert anonymous.headers["content-type"] == "application/problem+json"
+    assert fake.nppa.requests == []

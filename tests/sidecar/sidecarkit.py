@@ -41,6 +41,13 @@ BJ = dt.timezone(dt.timedelta(hours=8))
 SECRET = "sidecar-tests-hs256-secret-0123456789abcdef-xyz"  # over HS256's 32 bytes
 SUBJECT_SECRET = "sidecar-tests-subject-secret"
 ADMIN_TOKEN = "sidecar-tests-admin-token-0123456789"
+# the service credentials of the state-changing endpoints: the backend's, and support's for refunds
+SETTLE_TOKEN = "sidecar-tests-settle-token-0123456789abcdef"
+REFUND_TOKEN = "sidecar-tests-refund-token-0123456789abcdef-0123456789"
+CREDENTIALS = [
+    {"name": "shop-backend", "token": {"value": SETTLE_TOKEN}, "may": ["commit", "release", "identity"]},
+    {"name": "support", "token": {"value": REFUND_TOKEN}, "may": ["refund", "usage"]},
+]
 ISSUER = "https://id.minorguard.test"
 AUDIENCE = "minorguard-sidecar-tests"
 PROBLEM_JSON = "application/problem+json"
@@ -116,6 +123,7 @@ def write_config(
         **{
             "subject_secret": {"value": SUBJECT_SECRET},
             "admin_token": {"value": ADMIN_TOKEN},
+            "credentials": CREDENTIALS,
             "exempt_paths": EXEMPT,
             **settings,
         },
@@ -140,6 +148,11 @@ def token(
 
 def bearer(value: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {value}"}
+
+
+def service(action: str) -> dict[str, str]:
+    """The credential the tests' config gives for a reservation `action`."""
+    return bearer(REFUND_TOKEN if action == "refund" else SETTLE_TOKEN)
 
 
 def sidecar(config: Path, clock: Clock | None = None) -> SidecarApp:

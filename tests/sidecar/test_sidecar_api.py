@@ -22,6 +22,7 @@ from sidecarkit import (
     Clock,
     asgi_client,
     assert_problem,
+    service,
     sidecar,
     token,
     write_config,
@@ -233,7 +234,7 @@ async def _reserve(http: httpx.AsyncClient, subject: str, amount: int) -> str:
 
 
 async def _settle(http: httpx.AsyncClient, reservation: str, action: str) -> httpx.Response:
-    return await http.post(f"/v1/reservations/{reservation}/{action}")
+    return await http.post(f"/v1/reservations/{reservation}/{action}", headers=service(action))
 
 
 async def test_reservation_round_trips(app: SidecarApp) -> None:

@@ -21,6 +21,7 @@ from sidecarkit import (
     ServerThread,
     bearer,
     bj,
+    service,
     sidecar,
     token,
     write_config,
@@ -78,7 +79,9 @@ async def test_the_sidecar_and_the_middleware_together_never_pass_the_monthly_ca
                     return 0, answer["reason"]
                 await asyncio.sleep(0.005)  # the backend's payment call
                 action = "release" if fails else "commit"
-                settled = await sidecar_http.post(f"/v1/reservations/{answer['reservation_id']}/{action}")
+                settled = await sidecar_http.post(
+                    f"/v1/reservations/{answer['reservation_id']}/{action}", headers=service(action)
+                )
                 assert settled.status_code == 200, settled.text
                 assert settled.json()["status"] == ("released" if fails else "committed")
                 return (0 if fails else amount), action

@@ -26,6 +26,7 @@ from sidecarkit import (
     UNDER_8,
     Clock,
     asgi_client,
+    service,
     sidecar,
     token,
     write_config,
@@ -98,7 +99,7 @@ async def test_an_allowed_purchase_carries_the_reservation_upstream(app: Sidecar
         assert response.status_code == 200
         reservation = response.headers["x-minorguard-reservation-id"]
         assert response.headers["x-minorguard-remaining-budget-fen"] == str(20000 - 1200)
-        settled = await http.post(f"/v1/reservations/{reservation}/commit")
+        settled = await http.post(f"/v1/reservations/{reservation}/commit", headers=service("commit"))
     assert settled.status_code == 200
     assert settled.json() == {
         "reservation_id": reservation,

@@ -34,6 +34,7 @@ from sidecarkit import (
     bearer,
     bj,
     nginx_snippet,
+    service,
     sidecar,
     token,
     write_config,
@@ -349,7 +350,9 @@ def test_a_purchase_reserves_and_the_backend_settles_by_the_reservation_id(at_fr
         seen = bought.json()["minorguard"]
         assert seen["x-minorguard-remaining-budget-fen"] == str(20000 - 5000 * (n + 1))
         reservation = seen["x-minorguard-reservation-id"]
-        committed = httpx.post(f"{stack.sidecar.url}/v1/reservations/{reservation}/commit", timeout=5)
+        committed = httpx.post(
+            f"{stack.sidecar.url}/v1/reservations/{reservation}/commit", headers=service("commit"), timeout=5
+        )
         assert committed.status_code == 200
         assert committed.json()["status"] == "committed"
     over = stack.call("POST", "/shop/purchases", {**headers, AMOUNT_HEADER: "1"})

@@ -14,7 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sidecarkit import ADMIN_TOKEN, AGE_15, FRIDAY_IN_WINDOW, SidecarProcess, bj_iso, token, write_config
+from sidecarkit import (
+    ADMIN_TOKEN,
+    AGE_15,
+    FRIDAY_IN_WINDOW,
+    SidecarProcess,
+    bj_iso,
+    service,
+    token,
+    write_config,
+)
 
 IN_FLIGHT = 160  # sent at once, SIGTERM as the first answers come back
 LATE = 40  # sent after the SIGTERM
@@ -76,7 +85,9 @@ async def test_sigterm_mid_burst_loses_no_reservation_and_answers_no_5xx(
             admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
             usages = [(await http.get(f"/v1/subjects/{s}/usage", headers=admin)).json() for s in subjects]
             pending = sum(u["month_pending_fen"] for u in usages)
-            settled = await asyncio.gather(*(http.post(f"/v1/reservations/{r}/commit") for r in reservations))
+            settled = await asyncio.gather(
+                *(http.post(f"/v1/reservations/{r}/commit", headers=service("commit")) for r in reservations)
+            )
             after = [(await http.get(f"/v1/subjects/{s}/usage", headers=admin)).json() for s in subjects]
     statuses = [s.json()["status"] for s in settled]
     assert statuses == ["committed"] * len(reservations), {s: statuses.count(s) for s in set(statuses)}

@@ -118,7 +118,7 @@ under /etc/minorguard/secrets. A section with neither value nor existingSecret i
   name: {{ include "minorguard.subjectSecretName" . }}
   key: subject-secret
 {{- end }}
-{{- range $field, $path := dict "adminToken" "admin-token" "jwtPublicKey" "jwt-public-key.pem" "jwtHsSecret" "jwt-hs-secret" "nppaSecretKey" "nppa-secret-key" }}
+{{- range $field, $path := dict "adminToken" "admin-token" "settleToken" "settle-token" "refundToken" "refund-token" "identityToken" "identity-token" "jwtPublicKey" "jwt-public-key.pem" "jwtHsSecret" "jwt-hs-secret" "nppaSecretKey" "nppa-secret-key" }}
 {{- $ref := get $s $field }}
 {{- if $ref.existingSecret }}
 - path: {{ $path }}
@@ -178,6 +178,15 @@ under /etc/minorguard/secrets. A section with neither value nor existingSecret i
 {{- end -}}
 {{- if include "minorguard.hasSecretFile" (dict "ctx" . "path" "admin-token") -}}
 {{- $_ := set $cfg "admin_token" (dict "file" (printf "%s/admin-token" $dir)) -}}
+{{- end -}}
+{{- $credentials := default (list) $cfg.credentials -}}
+{{- range $path, $may := dict "settle-token" (list "commit" "release") "refund-token" (list "refund") "identity-token" (list "identity") -}}
+{{- if include "minorguard.hasSecretFile" (dict "ctx" $ "path" $path) -}}
+{{- $credentials = append $credentials (dict "name" (trimSuffix "-token" $path) "token" (dict "file" (printf "%s/%s" $dir $path)) "may" $may) -}}
+{{- end -}}
+{{- end -}}
+{{- if $credentials -}}
+{{- $_ := set $cfg "credentials" $credentials -}}
 {{- end -}}
 {{- $hasNppaKey := include "minorguard.hasSecretFile" (dict "ctx" . "path" "nppa-secret-key") -}}
 {{- if and $cfg.nppa (not $hasNppaKey) -}}

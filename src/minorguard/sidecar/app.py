@@ -5,7 +5,6 @@ paths are the hot ones and pay for no framework. Every handler is built here wit
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -13,10 +12,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import Receive, Scope, Send
 
-from minorguard.deployment import LoadedDeployment
+from minorguard.deployment import LoadedDeployment, Permission
 from minorguard.errors import StoreError
 from minorguard.gate.gate import Gate
 from minorguard.sidecar.api import DecisionApi
+from minorguard.sidecar.credentials import Credentials, audit
 from minorguard.sidecar.http import Handler, Request, send_answer
 from minorguard.sidecar.identity import IdentityEndpoints
 from minorguard.sidecar.openapi import openapi_document
@@ -44,7 +44,7 @@ class SidecarApp:
         self.gate = gate
         self.registry = registry
         self.nppa = nppa
-        self.admin_token = deployment.admin_token()
+        self.credentials = Credentials(deployment.credentials())
         self.drain_seconds = drain_seconds
         self.in_flight = 0
         self._idle = asyncio.Event()
@@ -53,7 +53,10 @@ class SidecarApp:
         proxies = ProxyDoors(gate, settings.sidecar, max_body_bytes=limit)
         self.envoy_prefix = proxies.envoy_prefix
         identity = IdentityEndpoints(
-            nppa, wait_seconds=settings.nppa.wait_seconds if settings.nppa else 0.0, max_body_bytes=limit
+            nppa,
+            self.credentials,
+            wait_seconds=settings.nppa.wait_seconds if settings.nppa else 0.0,
+            max_body_bytes=limit,
         )
         self._exact: dict[tuple[str, str], Handler] = {
             ("GET", "/healthz"): self._healthz,
@@ -67,7 +70,7 @@ class SidecarApp:
         self._nginx = self._tracked(proxies.nginx)
         self._traefik = self._tracked(proxies.traefik)
         self._envoy = self._tracked(proxies.envoy)
-        self._reservation = self._tracked(Reservations(gate))
+        self._reservation = self._tracked(Reservations(gate, self.credentials))
         self._identity_query = identity.query
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -156,16 +159,9 @@ class SidecarApp:
         await send_answer(request.send, json_answer(200, document))
 
     async def _usage(self, request: Request) -> None:
-        if not self._admin(request):
-            await send_answer(
-                request.send,
-                problem_answer(
-                    401,
-                    "Admin token required",
-                    "send Authorization: Bearer <admin token>",
-                    headers=[(b"www-authenticate", b'Bearer realm="admin"')],
-                ),
-            )
+        caller, refusal = self.credentials.refusal(request.raw_headers, Permission.USAGE)
+        if refusal is not None:
+            await send_answer(request.send, refusal)
             return
         subject_id = request.path[len("/v1/subjects/") : -len("/usage")]
         engine = self.gate.engine
@@ -174,16 +170,9 @@ class SidecarApp:
         except StoreError as exc:
             await send_answer(request.send, problem_answer(503, "Store unavailable", str(exc)))
             return
-        await send_answer(
-            request.send, json_answer(200, {"subject_key": engine.user_key(subject_id), **usage_json(usage)})
-        )
-
-    def _admin(self, request: Request) -> bool:
-        if self.admin_token is None:
-            return False
-        given = request.headers.get("authorization", "")
-        expected = b"Bearer " + self.admin_token
-        return hmac.compare_digest(given.encode(), expected)
+        subject_key = engine.user_key(subject_id)
+        audit("usage", subject=subject_key, credential=caller)
+        await send_answer(request.send, json_answer(200, {"subject_key": subject_key, **usage_json(usage)}))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

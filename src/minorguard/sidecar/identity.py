@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 from minorguard.adapters.nppa.codes import NppaError
 from minorguard.adapters.nppa.verify import error_response, query_identity, verify_identity
+from minorguard.deployment import Permission
+from minorguard.sidecar.credentials import Credentials
 from minorguard.sidecar.http import Request, body_of, send_answer
 from minorguard.web.answers import json_answer, problem_answer
 from minorguard.web.body import json_object
@@ -22,14 +24,29 @@ _NOT_CONFIGURED = problem_answer(404, "Not configured", "this sidecar has no `np
 
 
 class IdentityEndpoints:
-    def __init__(self, client: NppaClient | None, *, wait_seconds: float, max_body_bytes: int) -> None:
+    """Both take a service credential that may `identity`: the endpoint spends the operator's NPPA
+    quota, and would otherwise tell anyone whether a name and an ID number belong together."""
+
+    def __init__(
+        self, client: NppaClient | None, credentials: Credentials, *, wait_seconds: float, max_body_bytes: int
+    ) -> None:
         self.client = client
+        self.credentials = credentials
         self.wait_seconds = wait_seconds
         self.max_body_bytes = max_body_bytes
 
-    async def verify(self, request: Request) -> None:
+    async def _refused(self, request: Request) -> bool:
         if self.client is None:
             await send_answer(request.send, _NOT_CONFIGURED)
+            return True
+        _, refusal = self.credentials.refusal(request.raw_headers, Permission.IDENTITY)
+        if refusal is not None:
+            await send_answer(request.send, refusal)
+            return True
+        return False
+
+    async def verify(self, request: Request) -> None:
+        if await self._refused(request) or self.client is None:
             return
         raw = await body_of(request, self.max_body_bytes)
         if raw is None:
@@ -48,8 +65,7 @@ class IdentityEndpoints:
         await send_answer(request.send, json_answer(200, verified))
 
     async def query(self, request: Request) -> None:
-        if self.client is None:
-            await send_answer(request.send, _NOT_CONFIGURED)
+        if await self._refused(request) or self.client is None:
             return
         ai = request.path.removeprefix("/v1/identity/")
         try:

@@ -1,12 +1,15 @@
 """POST /v1/reservations/{id}/commit|release|refund: settling a reservation a decision handed out,
-through the gate (the same call the middleware makes after its app answered)."""
+through the gate (the same call the middleware makes after its app answered). Each takes a service
+credential with that permission (refunds one of their own), and each is written to the audit log."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from minorguard.deployment import Permission
 from minorguard.errors import StoreError
 from minorguard.gate.gate import Gate
+from minorguard.sidecar.credentials import Credentials, audit
 from minorguard.sidecar.http import Request, send_answer
 from minorguard.web.answers import json_answer, problem_answer
 
@@ -14,8 +17,9 @@ ACTIONS = ("commit", "release", "refund")
 
 
 class Reservations:
-    def __init__(self, gate: Gate) -> None:
+    def __init__(self, gate: Gate, credentials: Credentials) -> None:
         self.gate = gate
+        self.credentials = credentials
 
     async def __call__(self, request: Request) -> None:
         parts = request.path.split("/")  # "", "v1", "reservations", id, action
@@ -24,9 +28,14 @@ class Reservations:
             await send_answer(request.send, answer)
             return
         reservation, action = parts[3], parts[4]
+        caller, refusal = self.credentials.refusal(request.raw_headers, Permission(action))
+        if refusal is not None:
+            await send_answer(request.send, refusal)
+            return
         try:
             result = await self.gate.settle(reservation, action)
         except StoreError as exc:
+            audit("reservation", action=action, reservation=reservation, credential=caller, status="error")
             answer = problem_answer(503, "Store unavailable", str(exc), headers=[(b"retry-after", b"1")])
             await send_answer(request.send, answer)
             return
@@ -39,6 +48,7 @@ class Reservations:
         if self.gate.metrics is not None:
             self.gate.metrics.settlements.labels(action, result.status.value).inc()
         state = result.status.value
+        audit("reservation", action=action, reservation=reservation, credential=caller, status=state)
         fields: dict[str, Any] = {
             "reservation_id": reservation,
             "changed": result.changed,
