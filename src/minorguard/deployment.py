@@ -125,6 +125,8 @@ class SidecarSettings(_Strict):
     envoy_prefix: str = Field(default="/v1/authz/envoy", pattern=r"^/")
     original_uri_header: str = "X-Original-URI"
     original_method_header: str = "X-Original-Method"
+    # after SIGTERM: answer /readyz 503 but serve everything this long, then stop accepting and drain
+    shutdown_delay_seconds: float = Field(default=5.0, ge=0, le=120)
 
 
 class NppaSettings(_Strict):

@@ -44,6 +44,11 @@ class Metrics:
             ["problem"],
             registry=registry,
         )
+        self.identity_keys = Gauge(
+            "minorguard_identity_keys_usable",
+            "1 when a key to verify tokens is at hand (a JWKS fetched), 0 when not; set at each /readyz.",
+            registry=registry,
+        )
         self.settlements = Counter(
             "minorguard_reservations_total",
             "Reservations settled after the app answered.",

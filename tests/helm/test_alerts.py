@@ -16,6 +16,8 @@ REQUIRED = {
     "MinorguardCalendarCoverageEnding",
     "MinorguardDenyRateChanged",
     "MinorguardNoDecisions",
+    "MinorguardIdentityKeysUnusable",
+    "MinorguardIdentityFailuresHigh",
 }
 
 

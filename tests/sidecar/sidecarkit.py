@@ -102,12 +102,13 @@ def write_config(
     store: str = "memory://",
     routes: list[dict[str, Any]] | None = None,
     name: str = "deployment.yaml",
+    identity: dict[str, Any] | None = None,
     **settings: Any,
 ) -> Path:
     """A deployment config in `folder` (the middleware kit's writer with the sidecar tests' key, routes,
     subject secret and admin token). `policy="demo"` copies the demo policy next to it."""
     folder.mkdir(parents=True, exist_ok=True)
-    identity = {
+    identity = identity or {
         "algorithms": ["HS256"],
         "issuer": ISSUER,
         "audience": AUDIENCE,

@@ -200,6 +200,11 @@ class JwtVerifier:
         self._cache.move_to_end(digest)
         return subject, exp + leeway
 
+    async def usable(self) -> bool:
+        """Whether tokens can be verified now: a configured key always; a JWKS URL once its key set has
+        been fetched (readiness: a pod without keys would refuse every token as identity_invalid)."""
+        return self._jwks is None or await self._jwks.usable()
+
     async def close(self) -> None:
         if self._jwks is not None:
             await self._jwks.close()

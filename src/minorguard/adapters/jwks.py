@@ -86,6 +86,13 @@ class JwksKeyStore:
             found = self._lookup(kid, alg)
         return found
 
+    async def usable(self) -> bool:
+        """Whether a key set is held, fetching one when none is or it is due (rate-limited like every
+        fetch). A set fetched earlier stays usable while the identity provider is down."""
+        if self._fetched_at is None or self._clock() - self._fetched_at >= self._cache_seconds:
+            await self._refresh()
+        return self._fetched_at is not None
+
     async def close(self) -> None:
         inflight = self._inflight
         if inflight is not None:

@@ -19,6 +19,7 @@ in this order and nowhere else:
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import NamedTuple, Protocol
@@ -26,6 +27,7 @@ from typing import NamedTuple, Protocol
 from minorguard import decisionlog
 from minorguard.adapters.base import CounterStore, SettleResult
 from minorguard.engine import ADULT_ALLOWED, Engine
+from minorguard.errors import StoreError
 from minorguard.gate.identify import Verifier, bearer, identify
 from minorguard.gate.passes import AdultPasses, cached_adult
 from minorguard.gate.reload import PolicyReloader
@@ -257,6 +259,23 @@ class Gate:
             await self.reporter.stop()
         await self.verifier.close()
         await self.store.close()
+
+    async def unready(self) -> str | None:
+        """Why this gate cannot decide well now (None: it can): the store does not answer a ping
+        within a second, or no key to verify tokens is at hand."""
+        try:
+            await asyncio.wait_for(self.store.ping(), timeout=1.0)
+        except (StoreError, TimeoutError) as exc:
+            return f"the counter store is unreachable: {exc}"
+        try:
+            usable = await asyncio.wait_for(self.verifier.usable(), timeout=2.0)
+        except TimeoutError:
+            usable = False
+        if self.metrics is not None:
+            self.metrics.identity_keys.set(1 if usable else 0)
+        return (
+            None if usable else "no key to verify tokens: the identity provider's key set cannot be fetched"
+        )
 
     def refresh_gauges(self) -> None:
         """The policy in force and the days of holiday data left, for a scrape."""

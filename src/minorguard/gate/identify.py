@@ -25,6 +25,10 @@ class Verifier(Protocol):
         instant the token stops being valid; or None."""
         ...
 
+    async def usable(self) -> bool:
+        """Whether tokens can be verified now (the keys are at hand)."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
@@ -39,6 +40,7 @@ class SidecarApp:
         registry: CollectorRegistry,
         nppa: NppaClient | None = None,
         drain_seconds: float = 10.0,
+        draining: Path | None = None,
     ) -> None:
         settings = deployment.settings
         self.gate = gate
@@ -46,6 +48,7 @@ class SidecarApp:
         self.nppa = nppa
         self.credentials = Credentials(deployment.credentials())
         self.drain_seconds = drain_seconds
+        self.draining = draining  # exists once the process got SIGTERM (see serve.delay_sigterm)
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -123,18 +126,17 @@ class SidecarApp:
         await send_answer(request.send, json_answer(200, {"status": "alive"}))
 
     async def _readyz(self, request: Request) -> None:
-        policy = self.gate.engine.policy.policy
-        try:
-            await asyncio.wait_for(self.gate.store.ping(), timeout=1.0)
-        except (StoreError, TimeoutError) as exc:
-            await send_answer(
-                request.send, problem_answer(503, "Not ready", f"the counter store is unreachable: {exc}")
-            )
+        if self.draining is not None and self.draining.exists():
+            answer = problem_answer(503, "Not ready", "shutting down: finishing the requests under way")
+            await send_answer(request.send, answer)
             return
-        await send_answer(
-            request.send,
-            json_answer(200, {"status": "ready", "policy": policy.name, "revision": policy.revision}),
-        )
+        unready = await self.gate.unready()
+        if unready is not None:
+            await send_answer(request.send, problem_answer(503, "Not ready", unready))
+            return
+        policy = self.gate.engine.policy.policy
+        document = {"status": "ready", "policy": policy.name, "revision": policy.revision}
+        await send_answer(request.send, json_answer(200, document))
 
     async def _metrics(self, request: Request) -> None:
         self.gate.refresh_gauges()

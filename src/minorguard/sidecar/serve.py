@@ -3,8 +3,17 @@
 Served by granian (Rust HTTP, one process per worker): on one core here it answers a bare ASGI app at
 ~33,900 req/s against uvicorn's ~5,300 (benchmarks/README.md), so most of a core is left for
 decisions. uvicorn is the fallback when granian is not installed. Workers are processes: each builds
-its own Guard from the environment (MINORGUARD_CONFIG), so a Redis store is shared and memory:// is not
+its own gate from the environment (MINORGUARD_CONFIG), so a Redis store is shared and memory:// is not
 (`--demo` therefore runs one worker).
+
+Start and stop are made safe for a payments service:
+- a port already in use is an error at start (granian binds with SO_REUSEPORT, so a second sidecar
+  on the port would otherwise start too and split the traffic);
+- at SIGTERM the sidecar answers /readyz with 503 and keeps serving everything for
+  `sidecar.shutdown_delay_seconds` (the proxies and Kubernetes stop sending meanwhile), and only then
+  stops accepting and drains the requests in flight. Each granian worker listens on a socket of its
+  own: closing one drops the connections waiting in its backlog unanswered, so stopping at once at
+  SIGTERM would drop the requests of connections opened just before it.
 """
 
 from __future__ import annotations
@@ -13,7 +22,13 @@ import asyncio
 import datetime as dt
 import importlib.util
 import os
+import signal
+import socket
+import tempfile
+import threading
 import time
+from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 
@@ -26,6 +41,11 @@ from minorguard.wiring import build_gate, nppa_client
 
 CONFIG_ENV = "MINORGUARD_CONFIG"
 START_AT_ENV = "MINORGUARD_START_AT"
+DRAINING_ENV = "MINORGUARD_DRAINING_FLAG"  # a file the main process creates at SIGTERM
+
+
+class PortInUseError(MinorguardError):
+    """Something listens on the sidecar's address already."""
 
 
 def build_sidecar(
@@ -35,7 +55,10 @@ def build_sidecar(
     deployment = load_deployment(config)
     nppa = nppa_client(deployment)
     gate = build_gate(deployment, registry=registry, clock=clock, nppa=nppa)
-    return SidecarApp(gate, deployment, registry=registry, nppa=nppa)
+    draining = os.environ.get(DRAINING_ENV)
+    return SidecarApp(
+        gate, deployment, registry=registry, nppa=nppa, draining=Path(draining) if draining else None
+    )
 
 
 class NoConfigError(MinorguardError):
@@ -59,6 +82,10 @@ def serve(config: str, *, host: str, port: int, workers: int, start_at: dt.datet
         os.environ[START_AT_ENV] = start_at.isoformat()
     preflight = app_from_env()  # fail here, with file:line:col problems, before any worker starts
     asyncio.run(preflight.close())
+    check_port_free(host, port)
+    delay = load_deployment(config).settings.sidecar.shutdown_delay_seconds
+    flag = Path(tempfile.mkdtemp(prefix="minorguard-")) / "draining"
+    os.environ[DRAINING_ENV] = str(flag)
     if importlib.util.find_spec("granian") is not None:
         from granian import Granian  # noqa: PLC0415  (optional dependency)
         from granian.constants import Interfaces  # noqa: PLC0415
@@ -72,6 +99,7 @@ def serve(config: str, *, host: str, port: int, workers: int, start_at: dt.datet
             factory=True,
             log_access=False,
         )
+        server.on_startup(lambda: delay_sigterm(server, flag, delay))
         server.serve()
         return
     import uvicorn  # noqa: PLC0415  (the fallback)
@@ -85,3 +113,28 @@ def serve(config: str, *, host: str, port: int, workers: int, start_at: dt.datet
         log_level="warning",
         access_log=False,
     )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise PortInUseError when `host:port` cannot be bound by a socket that shares no port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUseError(
+                f"{host}:{port} is in use ({exc.strerror}): another sidecar or program listens there"
+            ) from None
+
+
+def delay_sigterm(server: Any, flag: Path, delay: float) -> None:
+    """In granian's main process (after it set its own handlers): at SIGTERM, raise the draining flag
+    (the workers' /readyz answers 503) and stop granian only `delay` seconds later."""
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        flag.touch()
+        timer = threading.Timer(delay, server.signal_handler_interrupt)
+        timer.daemon = True
+        timer.start()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
