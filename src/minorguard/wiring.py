@@ -35,6 +35,7 @@ class Guard:
     passes: AdultPasses = field(default_factory=AdultPasses)
 
     async def close(self) -> None:
+        await self.engine.close()  # its background cancels use the store
         await self.verifier.close()
         await self.store.close()
 

@@ -33,5 +33,6 @@ async def closing() -> AsyncIterator[list[MinorGuardMiddleware]]:
     opened: list[MinorGuardMiddleware] = []
     yield opened
     for middleware in opened:
+        await middleware.engine.close()
         await middleware.verifier.close()
         await middleware.engine.store.close()

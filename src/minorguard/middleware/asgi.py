@@ -253,10 +253,14 @@ class MinorGuardMiddleware:
         await self._settle("commit" if 200 <= status < 300 else "release", subject, reservation_id)
 
     async def _settle(self, action: str, subject: Subject, reservation_id: str) -> None:
+        engine = self.engine
         try:
-            result = await getattr(self.engine, action)(subject.subject_id, reservation_id)
+            result = await engine.settle_reservation(
+                action, engine.user_key(subject.subject_id), reservation_id
+            )
         except StoreError as exc:
-            # the reservation stays pending and expires after its TTL; a lost commit is logged for audit
+            # retried and audited by the engine; a lost commit still counts: the reservation lapses
+            # as spent at its deadline, and a lost release leaves its amount counted
             LOG.error("could not %s reservation %s: %s", action, reservation_id, exc)
             if self.metrics is not None:
                 self.metrics.settlements.labels(action, "error").inc()
