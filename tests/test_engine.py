@@ -14,6 +14,7 @@ from minorguard.adapters.stores import open_store
 from minorguard.engine import Engine
 from minorguard.errors import StoreError, StoreErrorKind
 from minorguard.explain import compile_policy
+from minorguard.settling import Unanswered
 from minorguard.types import Activity, Decision, Facts, FailurePolicy, Outcome, Reason, Subject
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -45,9 +46,19 @@ class CountingStore:
 class Recorder:
     def __init__(self) -> None:
         self.failures: list[tuple[str, StoreErrorKind, FailurePolicy]] = []
+        self.events: list[tuple[str, str]] = []
 
     def store_failed(self, activity: str, kind: StoreErrorKind, failure: FailurePolicy) -> None:
         self.failures.append((activity, kind, failure))
+
+    def reservation_lapsed(self, kind: str) -> None:
+        self.events.append(("lapsed", kind))
+
+    def settlement_failed(self, action: str) -> None:
+        self.events.append(("settlement_failed", action))
+
+    def reserve_unanswered(self, outcome: Unanswered) -> None:
+        self.events.append(("unanswered", outcome.value))
 
 
 @pytest.fixture
@@ -129,6 +140,7 @@ async def test_store_down_fails_open_for_play_time_and_closed_for_money() -> Non
         play = await engine.decide(KID, Facts(Activity.GAME), at=beijing("2026-11-20T20:10"))
         buy = await engine.decide(KID, Facts(Activity.PURCHASE, 100), at=beijing("2026-11-20T12:00"))
     finally:
+        await engine.close()  # the failed reserve's cancel is still trying: abandoned now
         await store.close()
     assert play.allowed
     assert play.failed_open
@@ -138,6 +150,7 @@ async def test_store_down_fails_open_for_play_time_and_closed_for_money() -> Non
         ("game", FailurePolicy.OPEN),
         ("purchase", FailurePolicy.CLOSED),
     ]
+    assert recorder.events == [("unanswered", "abandoned")]
 
 
 async def test_the_store_sees_only_a_keyed_hash_of_the_subject(counting: CountingStore) -> None:

@@ -31,6 +31,8 @@ class SpendDenial(StrEnum):
     SINGLE_CAP = "single_cap"
     DAILY_CAP = "daily_cap"
     MONTHLY_CAP = "monthly_cap"
+    # the reservation id was released or cancelled before this reserve arrived: it never holds quota
+    RELEASED = "released"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +52,29 @@ class BucketTotals:
 
 
 @dataclass(frozen=True, slots=True)
+class Lapsed:
+    """A reservation nobody settled by its deadline, which a store call found and counted as spent."""
+
+    kind: SpendKind
+    reservation_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ReserveResult:
     ok: bool
     reservation_id: str | None  # set when ok
     denial: SpendDenial | None  # set when not ok
     totals: tuple[BucketTotals, ...]  # per bucket, in the order given, after this call
     replayed: bool = False  # True when an idempotency key answered with its earlier result
+    lapsed: tuple[Lapsed, ...] = ()  # the user's reservations this call found lapsed (see Lapsed)
 
 
 class ReservationStatus(StrEnum):
     COMMITTED = "committed"
     RELEASED = "released"
     REFUNDED = "refunded"
-    UNKNOWN = "unknown"  # never existed, or expired before commit/release (its quota is free again)
-    CONFLICT = "conflict"  # e.g. commit after release, refund of an uncommitted reservation
+    UNKNOWN = "unknown"  # never made (or cancelled before it was), or past its retention
+    CONFLICT = "conflict"  # e.g. commit after release, refund of a pending reservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +82,7 @@ class SettleResult:
     status: ReservationStatus
     changed: bool  # False when the call repeated an earlier one (idempotent) or was refused
     amount: int = 0
+    lapsed: tuple[Lapsed, ...] = ()  # the user's reservations this call found lapsed (see Lapsed)
 
 
 @dataclass(frozen=True, slots=True)

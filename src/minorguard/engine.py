@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from minorguard.adapters.base import CounterStore, subject_key
-from minorguard.counters import SettleResult, Usage
+from minorguard.counters import SettleResult, SpendDenial, Usage
 from minorguard.errors import StoreError, StoreErrorKind
 from minorguard.rules.age import ADULT_AGE, age_reached_at
 from minorguard.rules.compiled import CompiledPolicy, Instant
 from minorguard.rules.evaluate import StatefulCheck, evaluate_at
 from minorguard.rules.game import GuestCheck, PlayCheck, check_game, finish_guest, finish_play
 from minorguard.rules.person import Person
-from minorguard.rules.spending import finish_spend
+from minorguard.rules.spending import SpendCheck, finish_spend
+from minorguard.settling import Retries, SettleCall, SettleObserver, Settler, settle_call
 from minorguard.types import (
     Activity,
     AgeBand,
@@ -57,7 +58,7 @@ class _Kept:
     counted: Decision | None = None
 
 
-class EngineObserver(Protocol):
+class EngineObserver(SettleObserver, Protocol):
     """Told about what metrics count; the middleware and sidecar pass their Prometheus-backed one."""
 
     def store_failed(self, activity: str, kind: StoreErrorKind, failure: FailurePolicy) -> None: ...
@@ -72,11 +73,13 @@ class Engine:
         subject_secret: bytes,
         clock: Clock = time.time,
         observer: EngineObserver | None = None,
+        retries: Retries | None = None,
     ) -> None:
         self.policy = policy
         self.store = store
         self.clock = clock
         self.observer = observer
+        self.settler = Settler(store, clock, observer, Retries() if retries is None else retries)
         self._secret = subject_secret
         self._keys: dict[str, str] = {}
         self._adults: dict[dt.date, float] = {}
@@ -228,17 +231,32 @@ class Engine:
                 limit_seconds=check.limit_seconds,
             )
             return finish_guest(self.policy, check, guest)
-        reserved = await self.store.reserve(
-            self.user_key(subject.subject_id),
-            kind=check.kind,
-            amount=check.amount,
-            single_cap=check.single_cap,
-            buckets=check.buckets,
-            reservation_id=secrets.token_hex(16),
-            idempotency_key=idempotency_key,
-            now=now.epoch,
-            reservation_ttl=check.reservation_ttl,
-        )
+        return await self._reserve(self.user_key(subject.subject_id), check, idempotency_key)
+
+    async def _reserve(self, user: str, check: SpendCheck, idempotency_key: str | None) -> Decision:
+        """The reservation of a purchase or tip. Its id is made here, before the store call: when
+        that call fails, the id is cancelled in the background, as the call may have been (or may
+        yet be) carried out although nobody learned of it."""
+        reservation_id = secrets.token_hex(16)
+        now = check.instant.epoch
+        try:
+            reserved = await self.store.reserve(
+                user,
+                kind=check.kind,
+                amount=check.amount,
+                single_cap=check.single_cap,
+                buckets=check.buckets,
+                reservation_id=reservation_id,
+                idempotency_key=idempotency_key,
+                now=now,
+                reservation_ttl=check.reservation_ttl,
+            )
+        except StoreError:
+            self.settler.cancel_later(user, reservation_id, now=now, reservation_ttl=check.reservation_ttl)
+            raise
+        self.settler.lapsed(user, reserved.lapsed)
+        if reserved.denial is SpendDenial.RELEASED:  # a fresh id cannot have been released: a store fault
+            raise StoreError(StoreErrorKind.RESPONSE, "a new reservation id was refused as released")
         return finish_spend(check, reserved)
 
     def _remember_block(self, user: str, decision: Decision) -> None:
@@ -283,16 +301,32 @@ class Engine:
         self, action: str, user_key: str, reservation_id: str, *, at: float | None = None
     ) -> SettleResult:
         """Commit, release or refund a reservation of the user whose store key is `user_key` (the sidecar
-        hands out reservation ids that carry it, so an upstream can settle without the user's token)."""
-        now = self._now(at)
-        if action == "commit":
-            return await self.store.commit(user_key, reservation_id, now=now)
-        if action == "release":
-            return await self.store.release(user_key, reservation_id, now=now)
-        if action == "refund":
-            restore = self.policy.policy.spec.purchase.refund_restores_quota
-            return await self.store.refund(user_key, reservation_id, now=now, restore_quota=restore)
-        raise ValueError(f"unknown reservation action {action!r}")
+        hands out reservation ids that carry it, so an upstream can settle without the user's token).
+        One store call: a StoreError propagates (see `settle_reservation` for the retried form)."""
+        call = self._settle_call(action, user_key, reservation_id)
+        result = await call(self._now(at))
+        self.settler.lapsed(user_key, result.lapsed)
+        return result
+
+    async def settle_reservation(self, action: str, user_key: str, reservation_id: str) -> SettleResult:
+        """What a door calls once the backend answered: `commit` when the purchase went ahead,
+        `release` when it did not, `refund` later. A failed store call is tried again (by default 3
+        tries within about 2 s). When none succeeds, the failure is counted
+        (`minorguard_settlement_failures_total`) and logged for audit, and the last StoreError is
+        raised: a commit is then still counted, as the reservation lapses as spent at its deadline;
+        a release leaves the amount counted (an over-count, never an under-count); a refund is not
+        applied. `action` outside commit|release|refund is a ValueError."""
+        call = self._settle_call(action, user_key, reservation_id)
+        return await self.settler.retried(action, user_key, reservation_id, call)
+
+    def _settle_call(self, action: str, user_key: str, reservation_id: str) -> SettleCall:
+        restore = self.policy.policy.spec.purchase.refund_restores_quota
+        return settle_call(self.store, action, user_key, reservation_id, restore_quota=restore)
+
+    async def close(self) -> None:
+        """Stop background work (cancels of failed reserves, each logged as abandoned). Call it
+        before closing the store; `settler.drain(timeout)` first lets them finish."""
+        await self.settler.close()
 
     def _now(self, at: float | None) -> int:
         return int(self.clock() if at is None else at)

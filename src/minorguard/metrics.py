@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from minorguard.errors import StoreErrorKind
 from minorguard.metrics_fast import DecisionCollector
+from minorguard.settling import Unanswered
 from minorguard.types import Decision, FailurePolicy
 
 # from 50 µs (a stateless decision) to 0.5 s (a store at its timeout, many times over)
@@ -55,6 +56,24 @@ class Metrics:
             ["action", "status"],
             registry=registry,
         )
+        self.lapsed = Counter(
+            "minorguard_reservations_lapsed_total",
+            "Reservations nobody settled by their deadline, counted as spent then.",
+            ["kind"],
+            registry=registry,
+        )
+        self.settlement_failures = Counter(
+            "minorguard_settlement_failures_total",
+            "Commits, releases and refunds the store never answered, after retries.",
+            ["action"],
+            registry=registry,
+        )
+        self.unanswered = Counter(
+            "minorguard_unanswered_reserves_total",
+            "Reservations whose reserve call failed, by what their cancel found.",
+            ["outcome"],
+            registry=registry,
+        )
         self.policy_info = Gauge(
             "minorguard_policy_info",
             "The policy in force (value 1).",
@@ -83,6 +102,15 @@ class Metrics:
 
     def store_failed(self, activity: str, kind: StoreErrorKind, failure: FailurePolicy) -> None:
         self.store_errors.labels(activity, kind.value).inc()
+
+    def reservation_lapsed(self, kind: str) -> None:
+        self.lapsed.labels(kind).inc()
+
+    def settlement_failed(self, action: str) -> None:
+        self.settlement_failures.labels(action).inc()
+
+    def reserve_unanswered(self, outcome: Unanswered) -> None:
+        self.unanswered.labels(outcome.value).inc()
 
     def set_policy(self, name: str, revision: str) -> None:
         self.policy_info.clear()

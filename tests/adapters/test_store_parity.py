@@ -1,5 +1,6 @@
 """The memory store and the Redis scripts implement one contract twice: random call sequences
-(time jumping, late heartbeats, retries, expiries, every settle transition) must get equal answers."""
+(time jumping, late heartbeats, retries, expiries and lapses, every settle transition, cancels and
+their tombstones) must get equal answers, down to the lapsed reservations each call reports."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ class Script:
             Bucket(day, rng.choice((None, 400, 400)), rng.choice((1_000, 172_800))),
         )[: rng.choice((1, 2))]
         if self.rids and rng.random() < 0.1:
-            rid = rng.choice(self.rids)[1]  # a retried id
+            rid = rng.choice([*self.rids[-4:], ("", "unknown")])[1]  # a retried id, or a cancelled one
         else:
             rid = secrets.token_hex(8)
             self.rids.append((user, rid))
@@ -102,11 +103,13 @@ class Script:
         rng = self.rng
         owner, rid = rng.choice([*self.held[-3:], *self.rids[-2:], (user, "unknown")])
         restore = rng.random() < 0.5
+        ttl = rng.choice((60, 900))
         return rng.choice(
             (
                 lambda s: s.commit(owner, rid, now=now),
                 lambda s: s.release(owner, rid, now=now),
                 lambda s: s.refund(owner, rid, now=now, restore_quota=restore),
+                lambda s: s.cancel(owner, rid, now=now, reservation_ttl=ttl),
             )
         )
 

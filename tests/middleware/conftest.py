@@ -33,5 +33,4 @@ async def closing() -> AsyncIterator[list[MinorGuardMiddleware]]:
     opened: list[MinorGuardMiddleware] = []
     yield opened
     for middleware in opened:
-        await middleware.gate.verifier.close()
-        await middleware.gate.engine.store.close()
+        await middleware.gate.close()

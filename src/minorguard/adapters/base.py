@@ -16,6 +16,7 @@ from minorguard.counters import (
     Bucket,
     BucketTotals,
     GuestResult,
+    Lapsed,
     PlayResult,
     ReservationStatus,
     ReserveResult,
@@ -30,6 +31,7 @@ __all__ = [
     "BucketTotals",
     "CounterStore",
     "GuestResult",
+    "Lapsed",
     "PlayResult",
     "ReservationStatus",
     "ReserveResult",
@@ -89,19 +91,45 @@ class CounterStore(Protocol):
         reservation_ttl: int,
     ) -> ReserveResult:
         """Reserve `amount` only if amount <= single_cap and, for every bucket with a cap,
-        committed + pending + amount <= cap. Expired reservations no longer count as pending. The same
-        idempotency key (per user and kind) returns the first answer and never reserves twice."""
+        committed + pending + amount <= cap. The reservation is pending until commit, release, or its
+        deadline `now + reservation_ttl`: then it *lapses*, counted as spent (committed) in its buckets,
+        never given back silently: when unsure, the cap is a ceiling.
+
+        The same idempotency key (per user, kind and amount) answers the first call's result
+        (`replayed`) and never reserves twice, while that reservation is pending, committed, lapsed or
+        refunded; after a release the key reserves afresh. A reservation id that exists answers as a
+        replay of itself (a retried call), except a released or cancelled one (see `cancel`): that is
+        denied with `SpendDenial.RELEASED` and holds nothing. `lapsed` lists the user's reservations
+        this call found past their deadline (every spend call but `usage` reports them)."""
         ...
 
-    async def commit(self, user: str, reservation_id: str, *, now: int) -> SettleResult: ...
+    async def commit(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
+        """The purchase went ahead: pending -> committed. A lapsed reservation (already counted)
+        becomes committed, so no release can undo it. Idempotent; after release or refund: CONFLICT."""
+        ...
 
-    async def release(self, user: str, reservation_id: str, *, now: int) -> SettleResult: ...
+    async def release(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
+        """The purchase did not happen: the amount is given back (from pending, or from committed
+        when the reservation lapsed meanwhile). Idempotent; after commit or refund: CONFLICT."""
+        ...
 
-    async def refund(
-        self, user: str, reservation_id: str, *, now: int, restore_quota: bool
-    ) -> SettleResult: ...
+    async def cancel(self, user: str, reservation_id: str, *, now: int, reservation_ttl: int) -> SettleResult:
+        """Release a reservation whose reserve call failed on the caller's side (a timeout, a lost
+        connection): the caller does not know whether it was made and handed it to nobody. Made:
+        released like `release` (RELEASED). Not made (yet): UNKNOWN, and a tombstone refuses a reserve
+        of the id that arrives later (a delayed copy), for a day at least. Handed out meanwhile by an
+        idempotency replay, committed or refunded: CONFLICT, left alone (whoever got it settles it,
+        or it lapses as spent)."""
+        ...
 
-    async def usage(self, user: str, *, day: str, month: str, now: int) -> Usage: ...
+    async def refund(self, user: str, reservation_id: str, *, now: int, restore_quota: bool) -> SettleResult:
+        """A committed or lapsed purchase was paid back; with `restore_quota` its amount counts no
+        more. Idempotent; of a pending or released reservation: CONFLICT."""
+        ...
+
+    async def usage(self, user: str, *, day: str, month: str, now: int) -> Usage:
+        """A read-only snapshot (no sweep): reservations past their deadline count as committed."""
+        ...
 
     async def ping(self) -> None: ...
 

@@ -16,6 +16,7 @@ from minorguard.adapters.base import (
     Bucket,
     BucketTotals,
     GuestResult,
+    Lapsed,
     PlayResult,
     ReservationStatus,
     ReserveResult,
@@ -33,6 +34,7 @@ from minorguard.adapters.storecommon import (
     check_ttl,
     keep_ttl,
     split_gap,
+    tombstone_ttl,
 )
 from minorguard.errors import StoreError, StoreErrorKind
 
@@ -132,24 +134,29 @@ class MemoryCounterStore:
         check_reserve(amount, buckets, reservation_id, reservation_ttl)
         state = self._user(user, now)
         spending = state.spending
-        spending.sweep(now)
+        lapsed = self._swept(state, now)
         digest = answer_digest(idempotency_key, amount) if idempotency_key is not None else None
-        earlier = spending.answer(kind, digest) if digest is not None else None
-        if earlier is not None and (not earlier.ok or spending.live(earlier.reservation_id, now)):
-            return earlier  # a released or lapsed reservation's key reserves afresh: that try failed
+        earlier = spending.replay(kind, digest) if digest is not None else None
+        if earlier is not None:
+            return replace(earlier, lapsed=lapsed)
         totals = spending.totals(kind, buckets, now)
-        if spending.has(reservation_id):  # a retried call whose first answer was lost
-            return ReserveResult(True, reservation_id, None, totals, replayed=True)
+        known = spending.known(reservation_id)
+        if known is not None:  # a retried call whose first answer was lost, or a cancelled id
+            if known:
+                return ReserveResult(True, reservation_id, None, totals, replayed=True, lapsed=lapsed)
+            return ReserveResult(False, None, SpendDenial.RELEASED, totals, lapsed=lapsed)
         denial = _denial(amount, single_cap, buckets, totals)
         if denial is None:
             spending.hold(kind, amount, buckets, reservation_id, now, reservation_ttl)
             totals = spending.totals(kind, buckets, now)
             expiry = now + max(keep_ttl(buckets, reservation_ttl), reservation_ttl)
             state.expires_at = max(state.expires_at, expiry)
-        result = ReserveResult(denial is None, reservation_id if denial is None else None, denial, totals)
+        result = ReserveResult(
+            denial is None, reservation_id if denial is None else None, denial, totals, lapsed=lapsed
+        )
         if digest is not None:
             until = now + answer_ttl(reservation_ttl)
-            spending.remember(kind, digest, until, replace(result, replayed=True))
+            spending.remember(kind, digest, until, result)
             state.expires_at = max(state.expires_at, until)
         return result
 
@@ -158,6 +165,13 @@ class MemoryCounterStore:
 
     async def release(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
         return self._settle(user, reservation_id, now, ReservationStatus.RELEASED, restore=False)
+
+    async def cancel(self, user: str, reservation_id: str, *, now: int, reservation_ttl: int) -> SettleResult:
+        check_ttl(reservation_ttl)
+        state = self._user(user, now)  # a tombstone may be the user's first entry
+        result, expiry = state.spending.cancel(reservation_id, now, tombstone_ttl(reservation_ttl))
+        state.expires_at = max(state.expires_at, expiry)
+        return result
 
     async def refund(self, user: str, reservation_id: str, *, now: int, restore_quota: bool) -> SettleResult:
         return self._settle(user, reservation_id, now, ReservationStatus.REFUNDED, restore=restore_quota)
@@ -198,6 +212,12 @@ class MemoryCounterStore:
         result, expiry = state.spending.settle(reservation_id, now, target, restore=restore)
         state.expires_at = max(state.expires_at, expiry)
         return result
+
+    @staticmethod
+    def _swept(state: _User, now: int) -> tuple[Lapsed, ...]:
+        lapsed, latest = state.spending.sweep(now)
+        state.expires_at = max(state.expires_at, latest)
+        return lapsed
 
     def _user(self, user: str, now: int) -> _User:
         self._tick(now)

@@ -22,6 +22,7 @@ from minorguard.adapters.base import (
     Bucket,
     BucketTotals,
     GuestResult,
+    Lapsed,
     PlayResult,
     ReservationStatus,
     ReserveResult,
@@ -34,11 +35,13 @@ from minorguard.adapters.storecommon import (
     DENIAL_LETTERS,
     DENIALS_BY_LETTER,
     KIND_LETTERS,
+    KINDS_BY_LETTER,
     answer_digest,
     answer_ttl,
     cap_denial,
     check_reserve,
     check_ttl,
+    tombstone_ttl,
 )
 from minorguard.errors import StoreError
 
@@ -156,7 +159,11 @@ class RedisCounterStore:
         return await self._settle("commit", user, now, reservation_id)
 
     async def release(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
-        return await self._settle("release", user, now, reservation_id)
+        return await self._settle("release", user, now, reservation_id, 0)
+
+    async def cancel(self, user: str, reservation_id: str, *, now: int, reservation_ttl: int) -> SettleResult:
+        check_ttl(reservation_ttl)
+        return await self._settle("release", user, now, reservation_id, tombstone_ttl(reservation_ttl))
 
     async def refund(self, user: str, reservation_id: str, *, now: int, restore_quota: bool) -> SettleResult:
         return await self._settle("refund", user, now, reservation_id, int(restore_quota))
@@ -181,7 +188,11 @@ class RedisCounterStore:
 
     async def _settle(self, name: str, user: str, now: int, *args: str | int) -> SettleResult:
         reply = await self._run(name, user_key(user), now, *args)
-        return _read(lambda: SettleResult(_STATUS[_text(reply[0])], bool(int(reply[1])), int(reply[2])))
+        return _read(
+            lambda: SettleResult(
+                _STATUS[_text(reply[0])], bool(int(reply[1])), int(reply[2]), _lapsed(reply[3])
+            )
+        )
 
     async def _run(self, name: str, key: str, *args: str | int) -> Any:
         if self._timed is not None and not self._slots.locked():
@@ -226,13 +237,21 @@ def _text(value: bytes | str | int) -> str:
 
 def _reserve_result(reply: list[Any]) -> ReserveResult:
     ok, tag, replayed = bool(int(reply[0])), _text(reply[1]), bool(int(reply[2]))
-    rest = reply[3:]
+    lapsed = _lapsed(reply[3])
+    rest = reply[4:]
     totals = tuple(
         BucketTotals(_text(rest[i]), int(rest[i + 1]), int(rest[i + 2])) for i in range(0, len(rest), 3)
     )
     if ok:
-        return ReserveResult(True, tag, None, totals, replayed)
-    return ReserveResult(False, None, DENIALS_BY_LETTER[tag], totals, replayed)
+        return ReserveResult(True, tag, None, totals, replayed, lapsed)
+    return ReserveResult(False, None, DENIALS_BY_LETTER[tag], totals, replayed, lapsed)
+
+
+def _lapsed(reply: list[Any]) -> tuple[Lapsed, ...]:
+    """The lapsed ids a spend script answers: kind letter + reservation id, sorted."""
+    if not isinstance(reply, list):
+        raise TypeError(f"expected a list of lapsed ids, got {type(reply).__name__}")
+    return tuple(Lapsed(KINDS_BY_LETTER[t[:1]], t[1:]) for t in map(_text, reply))
 
 
 def _read(build: Callable[[], T]) -> T:

@@ -7,16 +7,18 @@ import hashlib
 import re
 from typing import Final
 
-from minorguard.adapters.base import Bucket, SpendDenial, SpendKind
+from minorguard.adapters.base import Bucket, Lapsed, SpendDenial, SpendKind
 
 # An idempotency answer is kept at least a day: clients retry a payment for hours, not for days.
 ANSWER_MIN_TTL: Final = 86_400
 
 KIND_LETTERS: Final = {SpendKind.PURCHASE: "p", SpendKind.TIP: "t"}
+KINDS_BY_LETTER: Final = {letter: kind for kind, letter in KIND_LETTERS.items()}
 DENIAL_LETTERS: Final = {
     SpendDenial.SINGLE_CAP: "s",
     SpendDenial.MONTHLY_CAP: "m",
     SpendDenial.DAILY_CAP: "d",
+    SpendDenial.RELEASED: "r",
 }
 DENIALS_BY_LETTER: Final = {letter: denial for denial, letter in DENIAL_LETTERS.items()}
 
@@ -35,6 +37,18 @@ def cap_denial(period: str) -> SpendDenial:
 
 def answer_ttl(reservation_ttl: int) -> int:
     return max(reservation_ttl, ANSWER_MIN_TTL)
+
+
+def tombstone_ttl(reservation_ttl: int) -> int:
+    """How long a cancel of an id no reserve has made yet refuses a late reserve of it: as long as an
+    idempotency answer. A reserve stuck in a stalled server or a dying connection arrives within
+    seconds; a day is a wide margin, and tombstones are written only after failed reserve calls."""
+    return answer_ttl(reservation_ttl)
+
+
+def lapsed_order(item: Lapsed) -> str:
+    """Stores list lapsed reservations sorted by kind letter and id (as the Lua sweep does)."""
+    return KIND_LETTERS[item.kind] + item.reservation_id
 
 
 def answer_digest(idempotency_key: str, amount: int) -> str:

@@ -257,6 +257,7 @@ class Gate:
     async def close(self) -> None:
         if self.reporter is not None:
             await self.reporter.stop()
+        await self.engine.close()  # its background cancels of unanswered reserves use the store
         await self.verifier.close()
         await self.store.close()
 
@@ -287,12 +288,12 @@ class Gate:
             self.metrics.calendar_days_left.set(cp.coverage(cp.instant(self.engine.clock()).date))
 
     async def settle(self, reservation: str, action: str) -> SettleResult | None:
-        """Commit, release or refund the reservation a decision handed out ("<user key>.<store id>");
-        None when the id is not one."""
+        """Commit, release or refund the reservation a decision handed out ("<user key>.<store id>"),
+        retried by the engine; None when the id is not one. Raises StoreError when every try failed."""
         found = RESERVATION.fullmatch(reservation)
         if found is None:
             return None
-        return await self.engine.settle_key(action, found.group(1), found.group(2))
+        return await self.engine.settle_reservation(action, found.group(1), found.group(2))
 
 
 def header(raw: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:

@@ -110,7 +110,8 @@ class MinorGuardMiddleware:
         try:
             result = await self.gate.settle(reservation, action)
         except StoreError as exc:
-            # the reservation stays pending and expires after its TTL; a lost commit is logged for audit
+            # retried and audited by the engine; a lost commit still counts: the reservation lapses
+            # as spent at its deadline, and a lost release leaves its amount counted
             LOG.error("could not %s reservation %s: %s", action, reservation, exc)
             if metrics is not None:
                 metrics.settlements.labels(action, "error").inc()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -196,11 +197,15 @@ class SidecarApp:
             await self.nppa.aclose()
 
     async def _drain(self) -> None:
-        """Wait for in-flight decisions and settlements: no reservation is left half-made."""
+        """Wait for in-flight decisions and settlements (no reservation is left half-made), then for
+        the cancels of reserves whose answer was lost, so they finish instead of being abandoned."""
+        started = time.monotonic()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout=self.drain_seconds)
         except TimeoutError:
             LOG.error("shutdown: %d requests still in flight after %.0fs", self.in_flight, self.drain_seconds)
+        left = max(self.drain_seconds - (time.monotonic() - started), 0.5)
+        await self.gate.engine.settler.drain(left)
 
 
 def usage_json(usage: Any) -> dict[str, Any]:

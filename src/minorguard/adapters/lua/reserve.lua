@@ -1,35 +1,41 @@
--- reserve: hold part of a user's spending quota until commit, release or the reservation's deadline.
--- (Runs after _spend.lua, which describes the fields of the user hash.)
+-- reserve: hold part of a user's spending quota until commit, release or the reservation's deadline
+-- (when it is counted as spent). (Runs after _spend.lua, which describes the fields of the user hash.)
 --
 -- KEYS[1]  mg:{<user>}:u
 -- ARGV     now, kind letter, amount, single_cap (-1: none), reservation id, answer digest ('': none),
 --          reservation_ttl, answer_ttl, then 4 per bucket: period, cap (-1: none), ttl, denial letter
--- returns  {1, reservation id, replayed 0|1, period, committed, pending, ...}   reserved
---          {0, denial letter, replayed 0|1, period, committed, pending, ...}    denied
+-- returns  {1, reservation id, replayed 0|1, lapsed ids, period, committed, pending, ...}   reserved
+--          {0, denial letter, replayed 0|1, lapsed ids, period, committed, pending, ...}    denied
 --          totals per bucket in the order given (a replay gives the first call's answer).
--- Safe to retry: a reservation id that exists already answers as a replay (ok, current totals).
--- An idempotency answer is replayed while its reservation is pending, committed or refunded.
+-- Safe to retry: a reservation id that exists already answers as a replay (ok, current totals),
+-- unless it was released (or cancelled before it arrived: a tombstone): then it is denied with
+-- letter 'r' and reserves nothing, so a delayed copy of a reserve whose caller gave up holds no quota.
+-- An idempotency answer is replayed while its reservation is pending, committed, lapsed or refunded.
 local K = KEYS[1]
 local now, kind, amount = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local single_cap, id, digest = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local res_ttl, answer_ttl = tonumber(ARGV[7]), tonumber(ARGV[8])
 
-sweep(K, now)
+local lapsed = sweep(K, now)
 local answer_field = 'i' .. kind .. digest
--- An earlier answer is replayed unless it reserved and that reservation was released or lapsed (the
--- try failed): then the key reserves afresh. The digest covers key and amount (see storecommon.py).
+-- An earlier answer is replayed unless it reserved and that reservation was released (the try
+-- failed): then the key reserves afresh. A lapsed reservation went ahead as far as anyone can tell.
+-- The digest covers key and amount (see storecommon.py).
 if digest ~= '' then
   local v = redis.call('HGET', K, answer_field)
   if v then
     local a = split(v)
-    local live = true
-    if a[2] == '1' then
-      local r = redis.call('HGET', K, 'r' .. a[3])
-      local state = r and split(r)[2]
-      live = r ~= false and state ~= 'r' and not (state == 'p' and tonumber(split(r)[1]) <= now)
+    local live = a[2] == '0'
+    if not live then
+      local _, r = load_reservation(K, a[3])
+      live = r ~= nil and r[2] ~= 'r'
     end
     if live then
-      local out = {tonumber(a[2]), a[3], 1}
+      if a[2] == '1' then  -- handed out again: a cancel of the first call must leave it alone now
+        a[2] = '2'
+        redis.call('HSET', K, answer_field, table.concat(a, ':'))
+      end
+      local out = {a[2] == '0' and 0 or 1, a[3], 1, lapsed}
       for j = 4, #a do out[#out + 1] = a[j] end
       return out
     end
@@ -37,20 +43,23 @@ if digest ~= '' then
 end
 
 local buckets, totals = {}, {}
-local replay = redis.call('HEXISTS', K, 'r' .. id) == 1  -- a retry whose first answer was lost
+local held = redis.call('HGET', K, 'r' .. id)
+local state = held and split(held)[2]
+local replay = held and state ~= 'r' and state ~= 't'  -- a retry whose first answer was lost
 local denial = nil
-if not replay and single_cap >= 0 and amount > single_cap then denial = 's' end
+if held and not replay then denial = 'r' end
+if not held and single_cap >= 0 and amount > single_cap then denial = 's' end
 local keep = res_ttl
 for i = 9, #ARGV, 4 do
   local period, cap, ttl = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
   local field = 'b' .. kind .. period
   local b = get_bucket(K, field, now) or {0, ttl, 0, 0}
-  if not replay and not denial and cap >= 0 and b[3] + b[4] + amount > cap then denial = ARGV[i + 3] end
+  if not held and not denial and cap >= 0 and b[3] + b[4] + amount > cap then denial = ARGV[i + 3] end
   buckets[#buckets + 1] = {field, period, ttl, b}
   keep = math.max(keep, ttl)
 end
 
-local ok = not replay and not denial
+local ok = not held and not denial
 local periods = {}
 for _, e in ipairs(buckets) do
   local b = e[4]
@@ -70,12 +79,11 @@ if ok then
   redis.call('HSET', K, 'r' .. id, record)
   note(K, now + res_ttl)
 end
-if replay then
-  return {1, id, 1, unpack(split(table.concat(totals, ':')))}
-end
+local out = {(ok or replay) and 1 or 0, (ok or replay) and id or denial, replay and 1 or 0, lapsed}
+for _, part in ipairs(split(table.concat(totals, ':'))) do out[#out + 1] = part end
+if held then return out end  -- a retry or a refused id: no answer is remembered for the key
 
-local tag = ok and id or denial
-local answer = string.format('%d:%d:%s', now + answer_ttl, ok and 1 or 0, tag)
+local answer = string.format('%d:%d:%s', now + answer_ttl, ok and 1 or 0, out[2])
 if #totals > 0 then answer = answer .. ':' .. table.concat(totals, ':') end
 if digest ~= '' then
   redis.call('HSET', K, answer_field, answer)
@@ -83,6 +91,4 @@ if digest ~= '' then
 end
 if ok then keep_key(K, now, now + keep) end
 if digest ~= '' then keep_key(K, now, now + answer_ttl) end
-local out = {ok and 1 or 0, tag, 0}
-for _, part in ipairs(split(table.concat(totals, ':'))) do out[#out + 1] = part end
 return out

@@ -14,13 +14,13 @@ if tonumber(v[2]) ~= nil and tonumber(v[2]) > now then
   if v[3] == day then played = tonumber(v[4]) elseif v[5] == day then played = tonumber(v[6]) end
 end
 
--- Pending of expired reservations no longer counts, whether or not a sweep removed them yet.
-local found = expired(K, now)
+-- Reservations past their deadline count as committed, whether or not a sweep lapsed them yet.
+local found = due(K, now)
 local function committed_pending(field)
   local b = get_bucket(K, field, now)
   if not b then return 0, 0 end
-  local back = found and found[2][field] or 0
-  return b[3], math.max(b[4] - back, 0)
+  local moved = found and found[2][field] or 0
+  return b[3] + moved, math.max(b[4] - moved, 0)
 end
 local month_c, month_p = committed_pending(ARGV[3])
 local tip_day = committed_pending(ARGV[4])
