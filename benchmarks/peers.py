@@ -1,0 +1,207 @@
+"""minorguard against the systems operators would deploy instead, side by side in one run.
+
+Behind one real Envoy (1.40, one worker): envoyproxy/ratelimit (RLS v3 over gRPC, one `user`
+descriptor per request, a per-user daily limit, on the same Redis); OPA with the opa-envoy plugin
+(ext_authz gRPC, a Rego rule for the 22:00-08:00 curfew reading the age from the verified token);
+minorguard's sidecar through ext_authz HTTP and, where the build has it, gRPC. In-process under
+uvicorn: slowapi, fastapi-limiter and minorguard's middleware on the same Redis. Reference rows: Envoy
+with no filter, ext_authz HTTP to a granian hello world, OPA answering allow, a bare Starlette app.
+
+The checker (or the app) runs on CPU 0; wrk, Envoy, the nginx upstream and Redis on CPU 1. Each row's
+"server" is the checker's process tree (Envoy's own CPU is a separate column), its CPU time read from
+/proc around the run: req per server core = requests / server CPU seconds, so a checker that CPU 1
+could not saturate is still priced per core (the busy column shows how loaded it was). Latency is
+wrk's p50/p99 at half the row's measured rate (wrk paces with a Lua delay and does not correct for
+coordinated omission). Rounds interleave the rows; medians are printed. Every row first proves its
+check is in the path (a request it must refuse), and a run fails if any measured request is refused.
+
+    benchmarks/peers/install                       # builds and installs the peers (once)
+    .venv/bin/python benchmarks/peers.py [--seconds 5] [--rounds 3] [--players 10000] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import peers_envoy
+import peers_services as services
+from peers_measure import RedisStats, Sample, cpu_seconds, lua, wrk
+from peers_table import figures, table
+from sidecar_throughput import player_tokens
+
+ADULT, MINOR = dt.date(1990, 1, 1), dt.date(2011, 5, 1)
+RATELIMIT, OPA = "envoyproxy/ratelimit, per-user daily limit", "OPA-envoy, curfew rule"
+NO_GRPC = "not available: no gRPC door in this build (`minorguard sidecar --grpc-port`)"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A request the row must answer with one of `statuses`: proof the check is in the path."""
+
+    headers: dict[str, str]
+    statuses: tuple[int, ...]
+    repeat: int = 1
+
+
+@dataclass
+class Row:
+    name: str
+    port: int = 0
+    server: list[int] = field(default_factory=list)
+    proxy: int | None = None
+    birthdate: dt.date = MINOR
+    players: int = 0
+    probes: tuple[Probe, ...] = ()
+    unavailable: str | None = None
+    samples: list[Sample] = field(default_factory=list)
+
+
+def refused(token_of: str) -> tuple[Probe, ...]:
+    """minorguard's proof: no token is a 401, a minor's token allowed (200)."""
+    return (Probe({}, (401,)), Probe({"Authorization": f"Bearer {token_of}"}, (200,)))
+
+
+def build(procs: services.Processes, redis_port: int, args: argparse.Namespace) -> list[Row]:
+    upstream = services.nginx_upstream(procs)
+    rl, rl_port = services.ratelimit(procs, redis_port)
+    opa, opa_port = services.opa_envoy(procs, "opa-curfew", "curfew.rego")
+    opa_allow, opa_allow_port = services.opa_envoy(procs, "opa-allow", "allow.rego")
+    hello, hello_port = services.hello(procs)
+    grpc = services.grpc_door_available()
+    side, side_port, side_grpc = services.sidecar(procs, redis_port, grpc=grpc)
+    minor = player_tokens(MINOR, args.players)[0]
+    fronts = {
+        "none": peers_envoy.Front("none", services.free_port(), "none"),
+        "hello": peers_envoy.Front("hello", services.free_port(), "authz-http", hello_port),
+        "opa-allow": peers_envoy.Front("opa-allow", services.free_port(), "authz-grpc", opa_allow_port),
+        "ratelimit": peers_envoy.Front("ratelimit", services.free_port(), "ratelimit", rl_port),
+        "opa": peers_envoy.Front("opa", services.free_port(), "authz-grpc", opa_port),
+        "sidecar": peers_envoy.Front("sidecar", services.free_port(), "authz-http", side_port),
+    }
+    if grpc:
+        fronts["sidecar-grpc"] = peers_envoy.Front("sidecar-grpc", services.free_port(), "authz-grpc", side_grpc)
+    config = peers_envoy.write(procs.folder, list(fronts.values()), upstream, services.free_port())
+    envoy = services.envoy(procs, config, [f.listen for f in fronts.values()], args.envoy_cpu).pid
+    ok = (Probe({}, (200,)),)
+    over = (Probe({"X-User-Id": "bench-over-limit"}, (429,), repeat=2),)
+    rows = [
+        Row("reference: Envoy -> nginx, no filter", fronts["none"].listen, [envoy], None, probes=ok),
+        Row("reference: ext_authz HTTP -> granian hello", fronts["hello"].listen, [hello.pid], envoy, probes=ok),
+        Row("reference: OPA-envoy, allow := true", fronts["opa-allow"].listen, [opa_allow.pid], envoy, probes=ok),
+        Row(RATELIMIT, fronts["ratelimit"].listen, [rl.pid], envoy, probes=over),
+        Row(OPA, fronts["opa"].listen, [opa.pid], envoy, probes=(Probe({}, (403,)), *refused(minor)[1:])),
+        Row("minorguard sidecar, adult, ext_authz HTTP", fronts["sidecar"].listen, [side.pid], envoy, ADULT),
+        Row("minorguard sidecar, minor, ext_authz HTTP", fronts["sidecar"].listen, [side.pid], envoy, probes=refused(minor)),
+    ]
+    grpc_row = Row("minorguard sidecar, minor, ext_authz gRPC", probes=refused(minor), unavailable=NO_GRPC)
+    if grpc:
+        grpc_row = Row(grpc_row.name, fronts["sidecar-grpc"].listen, [side.pid], envoy, probes=(Probe({}, (401, 403)), *refused(minor)[1:]))
+    rows.append(grpc_row)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    for name, mode, store, probes in (
+        ("reference: bare Starlette (uvicorn)", "bare", "", ok),
+        ("slowapi, in-process", "slowapi", redis_url, ok),
+        ("fastapi-limiter, in-process", "fastapi-limiter", redis_url, ok),
+        ("minorguard middleware, minor, in-process", "guarded", redis_url, refused(minor)),
+    ):
+        app, port = services.uvicorn(procs, mode, store)
+        rows.append(Row(name, port, [app.pid], None, probes=probes))
+    for row in rows:
+        row.players = 1000 if row.birthdate == ADULT else args.players
+    return rows
+
+
+def prove(row: Row) -> None:
+    for probe in row.probes:
+        for _ in range(probe.repeat):
+            status = status_of(row.port, probe.headers)
+        if status not in probe.statuses:
+            raise RuntimeError(f"{row.name}: {probe.headers} answered {status}, expected {probe.statuses}")
+
+
+def status_of(port: int, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/game/ping", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def measure(row: Row, folder: Path, redis: RedisStats, redis_pid: int, args: argparse.Namespace) -> Sample:
+    tokens = player_tokens(row.birthdate, row.players)
+    script = lua(folder, f"load-{row.birthdate}-{row.players}", tokens)
+    redis.reset()
+    before = [cpu_seconds(row.server), cpu_seconds([row.proxy] if row.proxy else []), cpu_seconds([redis_pid])]
+    load = wrk(row.port, script, args.seconds, args.connections)
+    after = [cpu_seconds(row.server), cpu_seconds([row.proxy] if row.proxy else []), cpu_seconds([redis_pid])]
+    calls, usec = redis.read()
+    server, proxy, redis_cpu = (b - a for a, b in zip(before, after, strict=True))
+    half = load.rate / 2
+    paced = lua(folder, f"paced-{row.birthdate}-{row.players}", tokens, delay_ms=16 / half * 1000)
+    latency = wrk(row.port, paced, args.seconds, 16)
+    return Sample(
+        rate=load.rate,
+        server_us=server / load.requests * 1e6,
+        busy=server / load.seconds,
+        proxy_us=proxy / load.requests * 1e6 if row.proxy else None,
+        redis_calls=calls / load.requests,
+        redis_usec_per_call=usec / calls if calls else None,
+        redis_cpu_us=redis_cpu / load.requests * 1e6,
+        p50_ms=latency.p50_ms,
+        p99_ms=latency.p99_ms,
+    )
+
+
+def run(args: argparse.Namespace) -> list[Row]:
+    folder = Path(tempfile.mkdtemp(prefix="mg-peers-"))
+    procs = services.Processes(folder)
+    try:
+        redis_process, redis_port = services.redis(procs)
+        rows = build(procs, redis_port, args)
+        redis = RedisStats(redis_port)
+        live = [row for row in rows if row.unavailable is None]
+        for row in live:
+            prove(row)
+            lua_warm = lua(folder, f"warm-{row.birthdate}-{row.players}", player_tokens(row.birthdate, row.players))
+            wrk(row.port, lua_warm, max(1, row.players // 1200), args.connections)  # tokens verified once
+        for _ in range(args.rounds):
+            for row in live:
+                row.samples.append(measure(row, folder, redis, redis_process.pid, args))
+        return rows
+    finally:
+        procs.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=5, help="each run, saturating and paced")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--players", type=int, default=10_000, help="minors taken in turn (1,000 adults)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--envoy-cpu", type=int, choices=(0, 1), default=1, help="1: with the load")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    try:
+        rows = run(args)
+    except services.Missing as missing:
+        raise SystemExit(str(missing)) from None
+    entries = figures(rows, RATELIMIT, OPA)
+    print(
+        f"checkers and apps on CPU 0; wrk -c{args.connections}, Envoy 1.40 (1 worker), nginx and Redis on "
+        f"CPU 1; {args.rounds} interleaved rounds of {args.seconds}s, medians; {args.players:,} minors"
+    )
+    print(table(entries))
+    if args.json:
+        args.json.write_text(json.dumps(entries, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
