@@ -38,6 +38,10 @@ from sidecar_throughput import player_tokens
 
 ADULT, MINOR = dt.date(1990, 1, 1), dt.date(2011, 5, 1)
 RATELIMIT, OPA = "envoyproxy/ratelimit, per-user daily limit", "OPA-envoy, curfew rule"
+SIDECAR_HTTP, SIDECAR_GRPC = (
+    "minorguard sidecar, minor, ext_authz HTTP",
+    "minorguard sidecar, minor, ext_authz gRPC",
+)
 NO_GRPC = "not available: no gRPC door in this build (`minorguard sidecar --grpc-port`)"
 
 
@@ -63,11 +67,6 @@ class Row:
     samples: list[Sample] = field(default_factory=list)
 
 
-def refused(token_of: str) -> tuple[Probe, ...]:
-    """minorguard's proof: no token is a 401, a minor's token allowed (200)."""
-    return (Probe({}, (401,)), Probe({"Authorization": f"Bearer {token_of}"}, (200,)))
-
-
 def build(procs: services.Processes, redis_port: int, args: argparse.Namespace) -> list[Row]:
     upstream = services.nginx_upstream(procs)
     rl, rl_port = services.ratelimit(procs, redis_port)
@@ -86,30 +85,38 @@ def build(procs: services.Processes, redis_port: int, args: argparse.Namespace) 
         "sidecar": peers_envoy.Front("sidecar", services.free_port(), "authz-http", side_port),
     }
     if grpc:
-        fronts["sidecar-grpc"] = peers_envoy.Front("sidecar-grpc", services.free_port(), "authz-grpc", side_grpc)
+        fronts["sidecar-grpc"] = peers_envoy.Front(
+            "sidecar-grpc", services.free_port(), "authz-grpc", side_grpc
+        )
     config = peers_envoy.write(procs.folder, list(fronts.values()), upstream, services.free_port())
     envoy = services.envoy(procs, config, [f.listen for f in fronts.values()], args.envoy_cpu).pid
     ok = (Probe({}, (200,)),)
     over = (Probe({"X-User-Id": "bench-over-limit"}, (429,), repeat=2),)
+    allowed = Probe({"Authorization": f"Bearer {minor}"}, (200,))
+    port = {name: front.listen for name, front in fronts.items()}
     rows = [
-        Row("reference: Envoy -> nginx, no filter", fronts["none"].listen, [envoy], None, probes=ok),
-        Row("reference: ext_authz HTTP -> granian hello", fronts["hello"].listen, [hello.pid], envoy, probes=ok),
-        Row("reference: OPA-envoy, allow := true", fronts["opa-allow"].listen, [opa_allow.pid], envoy, probes=ok),
-        Row(RATELIMIT, fronts["ratelimit"].listen, [rl.pid], envoy, probes=over),
-        Row(OPA, fronts["opa"].listen, [opa.pid], envoy, probes=(Probe({}, (403,)), *refused(minor)[1:])),
-        Row("minorguard sidecar, adult, ext_authz HTTP", fronts["sidecar"].listen, [side.pid], envoy, ADULT),
-        Row("minorguard sidecar, minor, ext_authz HTTP", fronts["sidecar"].listen, [side.pid], envoy, probes=refused(minor)),
+        Row("reference: Envoy -> nginx, no filter", port["none"], [envoy], None, probes=ok),
+        Row("reference: ext_authz HTTP -> granian hello", port["hello"], [hello.pid], envoy, probes=ok),
+        Row("reference: OPA-envoy, allow := true", port["opa-allow"], [opa_allow.pid], envoy, probes=ok),
+        Row(RATELIMIT, port["ratelimit"], [rl.pid], envoy, probes=over),
+        Row(OPA, port["opa"], [opa.pid], envoy, probes=(Probe({}, (403,)), allowed)),
+        Row("minorguard sidecar, adult, ext_authz HTTP", port["sidecar"], [side.pid], envoy, ADULT),
+        Row(SIDECAR_HTTP, port["sidecar"], [side.pid], envoy, probes=(Probe({}, (401,)), allowed)),
     ]
-    grpc_row = Row("minorguard sidecar, minor, ext_authz gRPC", probes=refused(minor), unavailable=NO_GRPC)
-    if grpc:
-        grpc_row = Row(grpc_row.name, fronts["sidecar-grpc"].listen, [side.pid], envoy, probes=(Probe({}, (401, 403)), *refused(minor)[1:]))
-    rows.append(grpc_row)
+    if grpc:  # a gRPC deny carries the status the door chose
+        rows.append(
+            Row(
+                SIDECAR_GRPC, port["sidecar-grpc"], [side.pid], envoy, probes=(Probe({}, (401, 403)), allowed)
+            )
+        )
+    else:
+        rows.append(Row(SIDECAR_GRPC, unavailable=NO_GRPC))
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     for name, mode, store, probes in (
         ("reference: bare Starlette (uvicorn)", "bare", "", ok),
         ("slowapi, in-process", "slowapi", redis_url, ok),
         ("fastapi-limiter, in-process", "fastapi-limiter", redis_url, ok),
-        ("minorguard middleware, minor, in-process", "guarded", redis_url, refused(minor)),
+        ("minorguard middleware, minor, in-process", "guarded", redis_url, (Probe({}, (401,)), allowed)),
     ):
         app, port = services.uvicorn(procs, mode, store)
         rows.append(Row(name, port, [app.pid], None, probes=probes))
@@ -139,9 +146,10 @@ def measure(row: Row, folder: Path, redis: RedisStats, redis_pid: int, args: arg
     tokens = player_tokens(row.birthdate, row.players)
     script = lua(folder, f"load-{row.birthdate}-{row.players}", tokens)
     redis.reset()
-    before = [cpu_seconds(row.server), cpu_seconds([row.proxy] if row.proxy else []), cpu_seconds([redis_pid])]
+    trees = (row.server, [row.proxy] if row.proxy else [], [redis_pid])
+    before = [cpu_seconds(tree) for tree in trees]
     load = wrk(row.port, script, args.seconds, args.connections)
-    after = [cpu_seconds(row.server), cpu_seconds([row.proxy] if row.proxy else []), cpu_seconds([redis_pid])]
+    after = [cpu_seconds(tree) for tree in trees]
     calls, usec = redis.read()
     server, proxy, redis_cpu = (b - a for a, b in zip(before, after, strict=True))
     half = load.rate / 2
@@ -170,8 +178,10 @@ def run(args: argparse.Namespace) -> list[Row]:
         live = [row for row in rows if row.unavailable is None]
         for row in live:
             prove(row)
-            lua_warm = lua(folder, f"warm-{row.birthdate}-{row.players}", player_tokens(row.birthdate, row.players))
-            wrk(row.port, lua_warm, max(1, row.players // 1200), args.connections)  # tokens verified once
+            warm = lua(
+                folder, f"warm-{row.birthdate}-{row.players}", player_tokens(row.birthdate, row.players)
+            )
+            wrk(row.port, warm, max(1, row.players // 1200), args.connections)  # every token verified once
         for _ in range(args.rounds):
             for row in live:
                 row.samples.append(measure(row, folder, redis, redis_process.pid, args))

@@ -20,6 +20,7 @@ TYPES = "type.googleapis.com/envoy.extensions"
 TIMEOUT = "1s"  # a saturated checker must not turn into Envoy's status_on_error
 ENVOY_PREFIX = "/v1/authz/envoy"
 DOMAIN = "minorguard-bench"
+READ_HEADERS = ("accept-language", "idempotency-key", "x-amount-fen")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,10 @@ def cluster(name: str, port: int, *, http2: bool) -> dict[str, Any]:
         "name": name,
         "type": "STATIC",
         "connect_timeout": "1s",
-        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address(port)}}]}]},
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address(port)}}]}],
+        },
     }
     if http2:
         found["typed_extension_protocol_options"] = {
@@ -92,12 +96,15 @@ def listener(front: Front) -> dict[str, Any]:
     return {
         "name": front.name,
         "address": address(front.listen),
-        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}],
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
+        ],
     }
 
 
 def router() -> dict[str, Any]:
-    return {"name": "envoy.filters.http.router", "typed_config": {"@type": f"{TYPES}.filters.http.router.v3.Router"}}
+    config = {"@type": f"{TYPES}.filters.http.router.v3.Router"}
+    return {"name": "envoy.filters.http.router", "typed_config": config}
 
 
 def check_filters(front: Front) -> list[dict[str, Any]]:
@@ -131,9 +138,13 @@ def check_filters(front: Front) -> list[dict[str, Any]]:
 def http_service(front: Front) -> dict[str, Any]:
     """docs/envoy.md's HTTP service: the headers the sidecar reads, and those it sends back."""
     return {
-        "allowed_headers": {"patterns": [{"exact": "accept-language"}, {"exact": "idempotency-key"}, {"exact": "x-amount-fen"}]},
+        "allowed_headers": {"patterns": [{"exact": name} for name in READ_HEADERS]},
         "http_service": {
-            "server_uri": {"uri": f"http://127.0.0.1:{front.port}", "cluster": front.cluster, "timeout": TIMEOUT},
+            "server_uri": {
+                "uri": f"http://127.0.0.1:{front.port}",
+                "cluster": front.cluster,
+                "timeout": TIMEOUT,
+            },
             "path_prefix": ENVOY_PREFIX,
             "authorization_response": {
                 "allowed_upstream_headers": {"patterns": [{"prefix": "x-minorguard-"}]},

@@ -4,6 +4,7 @@ OPA-envoy, the minorguard sidecar, a granian hello world, uvicorn apps) on CPU 0
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -41,14 +42,14 @@ class Processes:
     def start(
         self, name: str, cpu: int, command: list[str], port: int, env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        log = (self.folder / f"{name}.log").open("wb")
-        process = subprocess.Popen(
-            ["taskset", "-c", str(cpu), *command],
-            env={**os.environ, **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
+        with (self.folder / f"{name}.log").open("wb") as log:
+            process = subprocess.Popen(
+                ["taskset", "-c", str(cpu), *command],
+                env={**os.environ, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
         self.started.append(process)
         try:
             wait_port(port, timeout=30)
@@ -80,7 +81,8 @@ def nginx_upstream(procs: Processes) -> int:
     """The tiny upstream every Envoy row routes to: nginx answering 200 from memory."""
     port, folder = free_port(), procs.folder / "nginx"
     (folder / "tmp").mkdir(parents=True)
-    temp = "".join(f"{kind}_temp_path {folder}/tmp/{kind}; " for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    kinds = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    temp = "".join(f"{kind}_temp_path {folder}/tmp/{kind}; " for kind in kinds)
     user = "user root root;\n" if os.geteuid() == 0 else ""
     (folder / "nginx.conf").write_text(
         f"{user}daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n"
@@ -89,7 +91,8 @@ def nginx_upstream(procs: Processes) -> int:
         f"  server {{ listen 127.0.0.1:{port}; location / {{ return 200 'ok'; }} }} }}\n",
         encoding="utf-8",
     )
-    command = ["/usr/sbin/nginx", "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e", str(folder / "error.log")]
+    command = ["/usr/sbin/nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")]
+    command += ["-e", str(folder / "error.log")]
     procs.start("nginx", 1, command, port)
     return port
 
@@ -124,34 +127,22 @@ def opa_envoy(procs: Processes, name: str, rego: str) -> tuple[subprocess.Popen[
     document carries the demo key and the clock offset to the benchmark's instant."""
     grpc, folder = free_port(), procs.folder / name
     folder.mkdir()
-    offset_ns = int((_instant(FRIDAY_EVENING) - time.time()) * 1e9)
+    offset_ns = int((dt.datetime.fromisoformat(FRIDAY_EVENING).timestamp() - time.time()) * 1e9)
     data = {"bench": {**DEMO, "audience": DEMO["issuer"], "clock_offset_ns": offset_ns}}
     (folder / "data.json").write_text(json.dumps(data), encoding="utf-8")
-    (folder / "config.yaml").write_text(
-        json.dumps(
-            {
-                "plugins": {"envoy_ext_authz_grpc": {"addr": f"127.0.0.1:{grpc}", "path": "envoy/authz/allow"}},
-                "decision_logs": {"console": False},
-            }
-        ),
-        encoding="utf-8",
-    )
+    plugin = {"addr": f"127.0.0.1:{grpc}", "path": "envoy/authz/allow"}
+    config = {"plugins": {"envoy_ext_authz_grpc": plugin}, "decision_logs": {"console": False}}
+    (folder / "config.yaml").write_text(json.dumps(config), encoding="utf-8")
     command = [binary(TOOLS / "opa-envoy-plugin"), "run", "--server", "--addr", f"127.0.0.1:{free_port()}"]
     command += ["--disable-telemetry", "--log-level", "error", "--config-file", str(folder / "config.yaml")]
     command += [str(PEERS / rego), str(folder / "data.json")]
     return procs.start(name, 0, command, grpc), grpc
 
 
-def _instant(iso: str) -> float:
-    import datetime as dt  # noqa: PLC0415
-
-    return dt.datetime.fromisoformat(iso).timestamp()
-
-
 def grpc_door_available() -> bool:
     """Whether this build's `minorguard sidecar` has the ext_authz gRPC door (`--grpc-port`)."""
-    help_text = subprocess.run([str(VENV / "minorguard"), "sidecar", "--help"], capture_output=True, text=True).stdout
-    return "--grpc-port" in help_text
+    command = [str(VENV / "minorguard"), "sidecar", "--help"]
+    return "--grpc-port" in subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
 
 def sidecar(procs: Processes, redis_port: int, *, grpc: bool) -> tuple[subprocess.Popen[bytes], int, int]:

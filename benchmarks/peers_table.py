@@ -54,7 +54,7 @@ def table(entries: list[dict[str, Any]]) -> str:
             _num(e["to_opa"], "{:.2f}"),
             f"{e['p50_ms']:.2f} / {e['p99_ms']:.2f}",
             f"{e['redis_calls']:.2f}",
-            _num(e["redis_usec_per_call"], "{:.1f}"),
+            _num(e["redis_usec_per_call"] if e["redis_calls"] >= 0.01 else None, "{:.1f}"),
             f"{e['redis_cpu_us']:.1f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
