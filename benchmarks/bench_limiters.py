@@ -52,7 +52,7 @@ def fastapi_limiter_app(redis_url: str) -> ASGIApp:
     redis = Redis.from_url(redis_url)
     rates = [Rate(PER_DAY, Duration.DAY)]
 
-    class PerUser(BucketFactory):  # type: ignore[misc]
+    class PerUser(BucketFactory):
         def __init__(self) -> None:
             self.buckets: dict[str, Any] = {}
 

@@ -32,16 +32,17 @@ from pathlib import Path
 
 import peers_envoy
 import peers_services as services
+from middleware_throughput import free_port
 from peers_measure import RedisStats, Sample, cpu_seconds, lua, wrk
 from peers_table import figures, table
 from sidecar_throughput import player_tokens
 
 ADULT, MINOR = dt.date(1990, 1, 1), dt.date(2011, 5, 1)
 RATELIMIT, OPA = "envoyproxy/ratelimit, per-user daily limit", "OPA-envoy, curfew rule"
-SIDECAR_HTTP, SIDECAR_GRPC = (
-    "minorguard sidecar, minor, ext_authz HTTP",
-    "minorguard sidecar, minor, ext_authz gRPC",
-)
+SIDECAR_ADULT = "minorguard sidecar, adult, ext_authz HTTP"
+SIDECAR_HTTP = "minorguard sidecar, minor, ext_authz HTTP"
+SIDECAR_GRPC = "minorguard sidecar, minor, ext_authz gRPC"
+OVER = "bench-over-limit"  # peers/ratelimit.yaml: a limit of 1 a day
 NO_GRPC = "not available: no gRPC door in this build (`minorguard sidecar --grpc-port`)"
 
 
@@ -52,6 +53,9 @@ class Probe:
     headers: dict[str, str]
     statuses: tuple[int, ...]
     repeat: int = 1
+
+
+OK = (Probe({}, (200,)),)
 
 
 @dataclass
@@ -68,6 +72,15 @@ class Row:
 
 
 def build(procs: services.Processes, redis_port: int, args: argparse.Namespace) -> list[Row]:
+    minor = player_tokens(MINOR, args.players)[0]
+    rows = envoy_rows(procs, redis_port, args, minor) + in_process_rows(procs, redis_port, minor)
+    for row in rows:
+        row.players = 1000 if row.birthdate == ADULT else args.players
+    return rows
+
+
+def envoy_rows(procs: services.Processes, redis_port: int, args: argparse.Namespace, minor: str) -> list[Row]:
+    """The checkers, each behind its own listener of one Envoy."""
     upstream = services.nginx_upstream(procs)
     rl, rl_port = services.ratelimit(procs, redis_port)
     opa, opa_port = services.opa_envoy(procs, "opa-curfew", "curfew.rego")
@@ -75,53 +88,50 @@ def build(procs: services.Processes, redis_port: int, args: argparse.Namespace) 
     hello, hello_port = services.hello(procs)
     grpc = services.grpc_door_available()
     side, side_port, side_grpc = services.sidecar(procs, redis_port, grpc=grpc)
-    minor = player_tokens(MINOR, args.players)[0]
-    fronts = {
-        "none": peers_envoy.Front("none", services.free_port(), "none"),
-        "hello": peers_envoy.Front("hello", services.free_port(), "authz-http", hello_port),
-        "opa-allow": peers_envoy.Front("opa-allow", services.free_port(), "authz-grpc", opa_allow_port),
-        "ratelimit": peers_envoy.Front("ratelimit", services.free_port(), "ratelimit", rl_port),
-        "opa": peers_envoy.Front("opa", services.free_port(), "authz-grpc", opa_port),
-        "sidecar": peers_envoy.Front("sidecar", services.free_port(), "authz-http", side_port),
-    }
-    if grpc:
-        fronts["sidecar-grpc"] = peers_envoy.Front(
-            "sidecar-grpc", services.free_port(), "authz-grpc", side_grpc
-        )
-    config = peers_envoy.write(procs.folder, list(fronts.values()), upstream, services.free_port())
-    envoy = services.envoy(procs, config, [f.listen for f in fronts.values()], args.envoy_cpu).pid
-    ok = (Probe({}, (200,)),)
-    over = (Probe({"X-User-Id": "bench-over-limit"}, (429,), repeat=2),)
-    allowed = Probe({"Authorization": f"Bearer {minor}"}, (200,))
-    port = {name: front.listen for name, front in fronts.items()}
-    rows = [
-        Row("reference: Envoy -> nginx, no filter", port["none"], [envoy], None, probes=ok),
-        Row("reference: ext_authz HTTP -> granian hello", port["hello"], [hello.pid], envoy, probes=ok),
-        Row("reference: OPA-envoy, allow := true", port["opa-allow"], [opa_allow.pid], envoy, probes=ok),
-        Row(RATELIMIT, port["ratelimit"], [rl.pid], envoy, probes=over),
-        Row(OPA, port["opa"], [opa.pid], envoy, probes=(Probe({}, (403,)), allowed)),
-        Row("minorguard sidecar, adult, ext_authz HTTP", port["sidecar"], [side.pid], envoy, ADULT),
-        Row(SIDECAR_HTTP, port["sidecar"], [side.pid], envoy, probes=(Probe({}, (401,)), allowed)),
+    fronts = [
+        peers_envoy.Front("none", free_port(), "none"),
+        peers_envoy.Front("hello", free_port(), "authz-http", hello_port),
+        peers_envoy.Front("opa-allow", free_port(), "authz-grpc", opa_allow_port),
+        peers_envoy.Front("ratelimit", free_port(), "ratelimit", rl_port),
+        peers_envoy.Front("opa", free_port(), "authz-grpc", opa_port),
+        peers_envoy.Front("sidecar", free_port(), "authz-http", side_port),
     ]
-    if grpc:  # a gRPC deny carries the status the door chose
-        rows.append(
-            Row(
-                SIDECAR_GRPC, port["sidecar-grpc"], [side.pid], envoy, probes=(Probe({}, (401, 403)), allowed)
-            )
-        )
-    else:
-        rows.append(Row(SIDECAR_GRPC, unavailable=NO_GRPC))
+    if grpc:
+        fronts.append(peers_envoy.Front("sidecar-grpc", free_port(), "authz-grpc", side_grpc))
+    config = peers_envoy.write(procs.folder, fronts, upstream, free_port())
+    envoy = services.envoy(procs, config, [f.listen for f in fronts], args.envoy_cpu).pid
+    at = {front.name: front.listen for front in fronts}
+    allowed = Probe({"Authorization": f"Bearer {minor}"}, (200,))
+    no_token = Probe({}, (401,))
+    rows = [
+        Row("reference: Envoy -> nginx, no filter", at["none"], [envoy], None, probes=OK),
+        Row("reference: ext_authz HTTP -> granian hello", at["hello"], [hello.pid], envoy, probes=OK),
+        Row("reference: OPA-envoy, allow := true", at["opa-allow"], [opa_allow.pid], envoy, probes=OK),
+        Row(RATELIMIT, at["ratelimit"], [rl.pid], envoy, probes=(Probe({"X-User-Id": OVER}, (429,), 2),)),
+        Row(OPA, at["opa"], [opa.pid], envoy, probes=(Probe({}, (403,)), allowed)),
+        Row(SIDECAR_ADULT, at["sidecar"], [side.pid], envoy, ADULT, probes=(no_token,)),
+        Row(SIDECAR_HTTP, at["sidecar"], [side.pid], envoy, probes=(no_token, allowed)),
+    ]
+    if not grpc:
+        return [*rows, Row(SIDECAR_GRPC, unavailable=NO_GRPC)]
+    # a gRPC door's deny carries the status it chose
+    grpc_probes = (Probe({}, (401, 403)), allowed)
+    return [*rows, Row(SIDECAR_GRPC, at["sidecar-grpc"], [side.pid], envoy, probes=grpc_probes)]
+
+
+def in_process_rows(procs: services.Processes, redis_port: int, minor: str) -> list[Row]:
+    """The apps served by uvicorn, no proxy: the limiter (or minorguard) inside the app's process."""
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    guarded = (Probe({}, (401,)), Probe({"Authorization": f"Bearer {minor}"}, (200,)))
+    rows = []
     for name, mode, store, probes in (
-        ("reference: bare Starlette (uvicorn)", "bare", "", ok),
-        ("slowapi, in-process", "slowapi", redis_url, ok),
-        ("fastapi-limiter, in-process", "fastapi-limiter", redis_url, ok),
-        ("minorguard middleware, minor, in-process", "guarded", redis_url, (Probe({}, (401,)), allowed)),
+        ("reference: bare Starlette (uvicorn)", "bare", "", OK),
+        ("slowapi, in-process", "slowapi", redis_url, OK),
+        ("fastapi-limiter, in-process", "fastapi-limiter", redis_url, OK),
+        ("minorguard middleware, minor, in-process", "guarded", redis_url, guarded),
     ):
         app, port = services.uvicorn(procs, mode, store)
         rows.append(Row(name, port, [app.pid], None, probes=probes))
-    for row in rows:
-        row.players = 1000 if row.birthdate == ADULT else args.players
     return rows
 
 
