@@ -181,6 +181,7 @@ def measure(row: Row, folder: Path, redis: RedisStats, redis_pid: int, args: arg
 def run(args: argparse.Namespace) -> list[Row]:
     folder = Path(tempfile.mkdtemp(prefix="mg-peers-"))
     procs = services.Processes(folder)
+    print(f"configs and logs: {folder}", flush=True)
     try:
         redis_process, redis_port = services.redis(procs)
         rows = build(procs, redis_port, args)

@@ -1,6 +1,6 @@
 """The one Envoy of benchmarks/peers.py: a listener per row, each with the filter that row measures in
 front of the same tiny upstream (nginx answering 200). The bootstrap is written as JSON (which Envoy
-reads as YAML) into the run's folder; `python benchmarks/peers.py --show-envoy` prints it.
+reads as YAML) as envoy.yaml in the run's folder, which peers.py names and keeps, with every log.
 
 - `none`: no filter, the proxy's own cost (a reference row).
 - `ratelimit`: the HTTP ratelimit filter, domain `minorguard-bench`, one `user` descriptor from the
