@@ -1,6 +1,7 @@
 """The apps the throughput benchmarks serve: a bare Starlette app, the same app behind the middleware
-(memory or Redis store), and behind a reference layer that only probes the token (`TokenProbe`).
-Chosen by MG_BENCH_MODE; the demo clock is fixed to a Friday 20:05 Beijing time (running on), so
+(memory or Redis store), behind a reference layer that only probes the token (`TokenProbe`), and the
+peers slowapi and fastapi-limiter (bench_limiters, on the Redis of MG_BENCH_STORE). Chosen by
+MG_BENCH_MODE; the demo clock is fixed to a Friday 20:05 Beijing time (running on), so
 minors are inside the nppa-2021 play window."""
 
 from __future__ import annotations
@@ -97,4 +98,8 @@ def create() -> ASGIApp:
     if mode in ("probe", "probe+header"):
         return TokenProbe(bare(), header=mode == "probe+header")
     store = os.environ.get("MG_BENCH_STORE", "memory://")
+    if mode in ("slowapi", "fastapi-limiter"):
+        import bench_limiters  # noqa: PLC0415  (only the peers' install brings them)
+
+        return bench_limiters.create(mode, store)
     return MinorGuardMiddleware.from_config(bare(), deployment(store), clock=offset_clock(FRIDAY_EVENING))
