@@ -70,6 +70,19 @@ class Inquiry(NamedTuple):
     given: Facts | None = None  # the decision API's activity and numbers, given outright
 
 
+class Screened(NamedTuple):
+    """What `Gate.screen` found when no fast path answered: the facts (or the route to read them
+    from), the activity, the cached subject (None: verify the token), the Authorization header, the
+    query and when the check started."""
+
+    what: Facts | Match
+    activity: Activity
+    subject: Subject | None
+    auth: bytes | None
+    query: str
+    started: float
+
+
 class Gate:
     def __init__(
         self,
@@ -99,22 +112,41 @@ class Gate:
         self._passed: dict[tuple[Style, Activity], Verdict] = {}
 
     async def check(self, door: Door, inquiry: Inquiry) -> Verdict:
+        """The whole check: `screen`, then `complete` when the fast paths did not answer."""
+        screened = self.screen(
+            door, inquiry.method, inquiry.target, inquiry.headers, inquiry.query, inquiry.given
+        )
+        if isinstance(screened, Verdict):
+            return screened
+        return await self.complete(door, inquiry, screened)
+
+    def screen(
+        self,
+        door: Door,
+        method: str,
+        target: str,
+        headers: list[tuple[bytes, bytes]],
+        query: str = "",
+        given: Facts | None = None,
+    ) -> Verdict | Screened:
+        """The fast paths, without an await or an allocation a door would have to make: the route
+        (exempt and unrouted paths pass), the reload check, an admitted adult's token, a cached
+        token's adult. A Verdict answers the request; Screened is what `complete` goes on from. The
+        middleware calls this first and builds its Inquiry (and body reader) only for the rest."""
         style = door.style
-        given = inquiry.given
-        query = inquiry.query
         if given is None:
-            path = inquiry.target
+            path = target
             if not door.decoded:
                 try:
                     path, in_target = split_target(path)
                 except UnsafePath as exc:
-                    return self._refused(door, inquiry, 400, messages.BAD_PATH, str(exc))
+                    return self._refused(door, headers, 400, messages.BAD_PATH, str(exc))
                 query = query if in_target is None else in_target
-            match = self.routes.judged(inquiry.method, path, decoded=door.decoded)
+            match = self.routes.judged(method, path, decoded=door.decoded)
             if match is None:
                 return self._not_enforced[style]
             if isinstance(match, Unjudgeable):
-                return self._refused(door, inquiry, 400, messages.BAD_PATH, match.detail)
+                return self._refused(door, headers, 400, messages.BAD_PATH, match.detail)
             plain, activity = match.plain, match.route.activity
             what: Facts | Match = match if plain is None else plain
         else:
@@ -122,7 +154,7 @@ class Gate:
         reloader = self.reloader
         if reloader is not None and time.monotonic() >= reloader.due:
             reloader.maybe_reload(self.engine)
-        auth = header(inquiry.headers, b"authorization")
+        auth = header(headers, b"authorization")
         # NPPA behaviour reporting sees every game decision, adults' too: no short cut for those
         reported = self.reporter is not None and activity is Activity.GAME
         plain_for_pass = None if reported else plain
@@ -134,25 +166,17 @@ class Gate:
         )
         if adult:
             return self._adult(style, activity)
-        return await self._judge(door, inquiry, what, activity, subject, auth, query, started)
+        return Screened(what, activity, subject, auth, query, started)
 
-    async def _judge(
-        self,
-        door: Door,
-        inquiry: Inquiry,
-        what: Facts | Match,
-        activity: Activity,
-        subject: Subject | None,
-        auth: bytes | None,
-        query: str,
-        started: float,
-    ) -> Verdict:
+    async def complete(self, door: Door, inquiry: Inquiry, screened: Screened) -> Verdict:
+        """Identity (unless cached), the facts, the engine, the record and the report."""
+        what, activity, subject, auth, query, started = screened
         engine = self.engine
         if subject is None:
             identified = await identify(self.verifier, bearer(auth), self.metrics)
             if isinstance(identified, Decision):
                 decisionlog.record(self.metrics, engine, None, activity, identified, started, door.name)
-                return self._decided(door, inquiry, identified, activity, None)
+                return self._decided(door, inquiry.headers, identified, activity, None)
             subject = identified
         if isinstance(what, Facts):
             facts = what
@@ -175,7 +199,7 @@ class Gate:
         reservation = None
         if result.reservation_id is not None:
             reservation = f"{engine.user_key(subject.subject_id)}.{result.reservation_id}"
-        return self._decided(door, inquiry, result, facts.activity, reservation)
+        return self._decided(door, inquiry.headers, result, facts.activity, reservation)
 
     async def _facts(self, door: Door, inquiry: Inquiry, match: Match, query: str) -> Facts | Verdict:
         """The facts of a routed request, or the refusal naming what is wrong."""
@@ -186,16 +210,16 @@ class Gate:
             source = inquiry.body
             if source is None:
                 detail = f"{door.name} does not forward the request body: take the amount from a header"
-                return self._refused(door, inquiry, 400, messages.BAD_AMOUNT, detail, field)
+                return self._refused(door, inquiry.headers, 400, messages.BAD_AMOUNT, detail, field)
             if not isinstance(source, bytes):
                 try:
                     source = await source.read(self.max_body_bytes, declared_length(inquiry.headers))
                 except BodyTooLarge:
                     detail = f"the body may be at most {self.max_body_bytes} bytes"
-                    return self._refused(door, inquiry, 413, messages.BODY_TOO_LARGE, detail)
+                    return self._refused(door, inquiry.headers, 413, messages.BODY_TOO_LARGE, detail)
             body = json_object(source)
             if body is None:
-                return self._refused(door, inquiry, 400, messages.BAD_BODY, "send a JSON object")
+                return self._refused(door, inquiry.headers, 400, messages.BAD_BODY, "send a JSON object")
         headers = {}
         for wanted in (route.amount, route.game_id):
             if wanted is not None and wanted.where is Where.HEADER:
@@ -205,12 +229,17 @@ class Gate:
         try:
             return request_facts(route, match.params, headers, query, body)
         except BadFact as exc:
-            return self._refused(door, inquiry, 400, messages.BAD_AMOUNT, str(exc), field)
+            return self._refused(door, inquiry.headers, 400, messages.BAD_AMOUNT, str(exc), field)
 
     def _decided(
-        self, door: Door, inquiry: Inquiry, decision: Decision, activity: Activity, reservation: str | None
+        self,
+        door: Door,
+        headers: list[tuple[bytes, bytes]],
+        decision: Decision,
+        activity: Activity,
+        reservation: str | None,
     ) -> Verdict:
-        language = None if decision.allowed else text_header(inquiry.headers, "accept-language")
+        language = None if decision.allowed else text_header(headers, "accept-language")
         return decided(
             door.style,
             decision,
@@ -224,7 +253,7 @@ class Gate:
     def _refused(
         self,
         door: Door,
-        inquiry: Inquiry,
+        headers: list[tuple[bytes, bytes]],
         status: int,
         title: tuple[str, str],
         detail: str,
@@ -235,7 +264,7 @@ class Gate:
             status,
             title,
             detail,
-            text_header(inquiry.headers, "accept-language"),
+            text_header(headers, "accept-language"),
             default_language=self.default_language,
             field=field,
         )

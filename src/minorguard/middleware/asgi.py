@@ -21,7 +21,7 @@ from minorguard.deployment import load_deployment
 from minorguard.engine import Clock
 from minorguard.errors import StoreError
 from minorguard.gate.gate import Gate, Inquiry
-from minorguard.gate.verdicts import MIDDLEWARE
+from minorguard.gate.verdicts import MIDDLEWARE, Verdict
 from minorguard.web.answers import Answer
 from minorguard.web.body import AsgiBody
 from minorguard.wiring import build_gate, nppa_client
@@ -62,15 +62,17 @@ class MinorGuardMiddleware:
                 receive = self._lifespan(receive)
             await self.app(scope, receive, send)
             return
-        body = AsgiBody(receive) if kind == "http" else None
+        gate = self.gate
         path = _route_path(scope) if scope.get("root_path") else scope["path"]
-        query = scope.get("query_string", b"")
-        inquiry = Inquiry(
-            scope.get("method", "GET"), path, scope["headers"], query.decode("latin-1") if query else "", body
-        )
-        verdict = await self.gate.check(MIDDLEWARE, inquiry)
-        if body is not None:
-            receive = body.receive  # replays a body the gate read
+        method = scope.get("method", "GET")
+        verdict = gate.screen(MIDDLEWARE, method, path, scope["headers"])
+        if not isinstance(verdict, Verdict):  # no fast path answered: read what the check needs
+            body = AsgiBody(receive) if kind == "http" else None
+            query = scope.get("query_string", b"")
+            inquiry = Inquiry(method, path, scope["headers"], query.decode("latin-1") if query else "", body)
+            verdict = await gate.complete(MIDDLEWARE, inquiry, verdict)
+            if body is not None:
+                receive = body.receive  # replays a body the gate read
         if verdict.decision is not None:
             scope.setdefault("state", {})["minorguard"] = verdict.decision
         if not verdict.forward:
