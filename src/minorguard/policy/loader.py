@@ -19,6 +19,7 @@ from minorguard.errors import PolicyError, Problem
 from minorguard.policy.presets import PRESET_NAMES, preset_path
 from minorguard.policy.schema import PolicyFile
 from minorguard.policy.yamlfile import Document, Mark, Path_, dotted, load_document
+from minorguard.policy.yamlsafe import YamlRefused, read_bounded
 
 MAX_EXTENDS_DEPTH = 4
 
@@ -60,9 +61,16 @@ def load_policy(source: str | Path) -> Policy:
     )
     digest = hashlib.sha256(spec.model_dump_json(exclude={"description"}).encode())
     for file in calendar_files:  # an edited holiday override changes decisions, so it changes the revision
-        digest.update(file.read_bytes() if file.is_file() else b"(missing)")
+        digest.update(_contents(file))
     revision = digest.hexdigest()[:12]
     return Policy(spec.name, revision, spec, tuple(d.file for d in chain), calendar_files)
+
+
+def _contents(file: Path) -> bytes:
+    try:
+        return read_bounded(file)
+    except (OSError, YamlRefused):
+        return b"(unreadable)"  # the calendar loader reports why
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
