@@ -118,11 +118,13 @@ def _game_law(who: str, at: str) -> Expect:
 
 
 def _purchase(who: str) -> Expect:
-    basis = SPEC.purchase.legal_basis
+    basis = SPEC.purchase.basis
     return {
         "adult": Expect(201),
-        "unverified": Expect(403, "purchase_not_allowed", "purchase", basis),
-        "under_8": Expect(403, "purchase_not_allowed", "purchase", basis, again=TURNS_8),
+        "unverified": Expect(403, "purchase_not_allowed", "purchase", basis("unverified")),
+        "under_8": Expect(
+            403, "purchase_not_allowed", "purchase", basis("purchase_not_allowed"), again=TURNS_8
+        ),
         "age_15": Expect(201, budget_fen=20000 - 5000),
         "age_17": Expect(201, budget_fen=40000 - 5000),
         "age_17_no_consent": Expect(201, budget_fen=40000 - 5000),
@@ -149,11 +151,11 @@ def _publisher(who: str) -> Expect:
 
 
 def _tip(who: str) -> Expect:
-    basis = SPEC.livestream_tip.legal_basis
-    minor = ("tip_minor", "livestream_tip", basis)
+    basis = SPEC.livestream_tip.basis
+    minor = ("tip_minor", "livestream_tip", basis("tip_minor"))
     return {
         "adult": Expect(201, budget_fen=500000 - 1000),
-        "unverified": Expect(403, "identity_unverified", "livestream_tip", basis),
+        "unverified": Expect(403, "identity_unverified", "livestream_tip", basis("unverified")),
         "under_8": Expect(403, *minor, again=bj_dt("2037-06-15 00:00:00")),
         "age_15": Expect(403, *minor, again=TURNS_18["age_15"]),
         "age_17": Expect(403, *minor, again=TURNS_18["age_17"]),

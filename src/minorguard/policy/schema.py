@@ -51,6 +51,15 @@ def _reject_numbers(value: object) -> object:
 
 
 Time = Annotated[str, BeforeValidator(_reject_numbers), AfterValidator(_check_hhmm)]
+
+# The neutral citations: what the statute itself says. Presets that implement a notice cite it instead.
+LAW_74 = (
+    "未成年人保护法 第七十四条; 未成年人网络保护条例 第四十四条"
+    " (Minors Protection Law Art 74; Regulations Art 44)"
+)
+LAW_75 = "未成年人保护法 第七十五条 (Minors Protection Law Art 75)"
+LS20 = "国家广播电视总局关于加强网络秀场直播和电商直播管理的通知 (NRTA notice on live streaming 2020)"
+LS22_1 = "关于规范网络直播打赏 加强未成年人保护的意见 第一条 (live-stream tipping opinions 2022 §1)"
 Fen = Annotated[int, Field(ge=0, description="money in fen (分): 5000 is ¥50.00")]
 Minutes = Annotated[int, Field(ge=0, le=1440)]
 
@@ -101,10 +110,11 @@ class MinorBand(StrEnum):
 
 
 class Identity(_Strict):
-    """Real-name verification (LAW Art 75 ¶2; N21 §2): who counts as verified is decided by the identity
-    provider's token; this says which law a deny for a missing verification cites."""
+    """Real-name verification (LAW Art 75 ¶2; N19 §1, N21 §2 where a preset implements them): who counts
+    as verified is decided by the identity provider's token; this says which law refusing play to an
+    unverified player cites."""
 
-    legal_basis: str = "未成年人保护法 第七十五条; 国新出发〔2021〕14号 第二条 (Art 75; NPPA notice 2021 §2)"
+    legal_basis: str = LAW_75
 
 
 class CalendarSettings(_Strict):
@@ -119,7 +129,7 @@ class Curfew(_Strict):
     mode: Mode = Mode.OFF
     start: Time = "22:00"
     end: Time = "08:00"
-    legal_basis: str = "未成年人保护法 第七十五条 (Minors Protection Law Art 75)"
+    legal_basis: str = LAW_75
 
     @model_validator(mode="after")
     def _not_empty(self) -> Curfew:
@@ -211,6 +221,16 @@ class SpendCap(_Strict):
         return self
 
 
+class PurchaseBasis(_Strict):
+    """The citation of each purchase refusal: one reason may rest on different articles (an unverified
+    player's purchase on real identity, an under-8's on the caps)."""
+
+    unverified: str = LAW_75  # purchase_not_allowed for a player without a verified identity
+    purchase_not_allowed: str = LAW_74  # a band that may not pay at all (under 8 in N19 §3)
+    purchase_single_cap: str = LAW_74
+    purchase_monthly_cap: str = LAW_74
+
+
 class Purchase(_Strict):
     """In-game top-ups by minors (N19 §3): per-purchase and calendar-month caps by age band."""
 
@@ -220,7 +240,14 @@ class Purchase(_Strict):
     allow_unverified: bool = False
     reservation_ttl_seconds: int = Field(default=900, ge=10, le=86400)
     refund_restores_quota: bool = True
-    legal_basis: str = "国新出发〔2019〕34号 第三条 (NPPA notice 2019 §3)"
+    legal_basis: str | PurchaseBasis = Field(
+        default_factory=PurchaseBasis, description="one citation for every refusal, or one per reason"
+    )
+
+    def basis(self, reason: str) -> str:
+        """The citation of a refusal: `reason` is a field of PurchaseBasis."""
+        basis = self.legal_basis
+        return basis if isinstance(basis, str) else str(getattr(basis, reason))
 
 
 class PublisherRegistration(_Strict):
@@ -239,6 +266,16 @@ class TipCaps(_Strict):
     monthly: Fen | None = None
 
 
+class TipBasis(_Strict):
+    """The citation of each tipping refusal: the ban on minors is LS22's, the rest LS20's."""
+
+    unverified: str = LS20  # identity_unverified: users without real-name registration may not tip
+    tip_minor: str = LS22_1
+    tip_per_tip_cap: str = LS20
+    tip_daily_cap: str = LS20
+    tip_monthly_cap: str = LS20
+
+
 class Tip(_Strict):
     """Tipping streamers: banned for minors and unverified users (LS22 §1; LS20); adults within
     platform-set per-tip, daily and monthly caps, with a warning at half of a limit (LS20)."""
@@ -248,9 +285,14 @@ class Tip(_Strict):
     adult_caps: TipCaps = Field(default_factory=TipCaps)
     warn_at_percent: int = Field(default=50, ge=1, le=100)
     reservation_ttl_seconds: int = Field(default=900, ge=10, le=86400)
-    legal_basis: str = (
-        "关于规范网络直播打赏 加强未成年人保护的意见 第一条 (live-stream tipping opinions 2022 §1)"
+    legal_basis: str | TipBasis = Field(
+        default_factory=TipBasis, description="one citation for every refusal, or one per reason"
     )
+
+    def basis(self, reason: str) -> str:
+        """The citation of a refusal: `reason` is a field of TipBasis."""
+        basis = self.legal_basis
+        return basis if isinstance(basis, str) else str(getattr(basis, reason))
 
 
 class PolicyFile(_Strict):
