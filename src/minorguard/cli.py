@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -18,14 +20,27 @@ from minorguard.policy.cases import load_cases, parse_at, parse_duration
 from minorguard.policy.jsonschema import policy_json_schema
 from minorguard.policy.loader import load_policy
 from minorguard.policy.presets import PRESET_NAMES
+from minorguard.policyinfo import acknowledgement_lines, info_lines, policy_info
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
 from minorguard.types import Activity, Facts, Subject
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE = 141  # what a shell reports for a filter ended by SIGPIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+    except BrokenPipeError:  # the reader (head, less) stopped reading: no traceback, like any filter
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -81,6 +96,11 @@ def _parser() -> argparse.ArgumentParser:
     schema = policy.add_parser("schema", help="print the JSON Schema of policy files")
     schema.set_defaults(run=_schema)
 
+    info = policy.add_parser("info", help="where a policy comes from, its floor, calendar and exceptions")
+    info.add_argument("policy", metavar="FILE_OR_PRESET")
+    info.add_argument("--format", choices=["text", "json"], default="text")
+    info.set_defaults(run=_info)
+
     _service_commands(commands)
     nppa = commands.add_parser("nppa", help="the NPPA real-name system: check, query, selftest")
     add_nppa_commands(nppa.add_subparsers(metavar="ACTION"))
@@ -131,7 +151,17 @@ def _check(args: argparse.Namespace) -> int:
             failed += 1
             continue
         print(f"ok  {file}  {policy.name} (revision {policy.revision})")
+        print(*acknowledgement_lines(policy), sep="\n", end="\n" if policy.acknowledged else "")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _info(args: argparse.Namespace) -> int:
+    info = policy_info(load_policy(args.policy), dt.date.today())
+    if args.format == "json":
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(info_lines(info)))
+    return EXIT_OK
 
 
 def _explain(args: argparse.Namespace) -> int:

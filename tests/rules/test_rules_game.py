@@ -95,7 +95,9 @@ def test_daily_limit_deny_names_the_18th_birthday_when_it_comes_first() -> None:
 
 def test_warnings_follow_the_policys_thresholds(tmp_path_factory: pytest.TempPathFactory) -> None:
     """With warn_before_minutes [30, 5] the warning comes at 30 minutes left, then at 5."""
-    body = "extends: nppa-2019\ngame:\n  play_time:\n    warn_before_minutes: [30, 5]\n"
+    body = (
+        'extends: nppa-2019\ngame:\n  guest: {mode: "off"}\n  play_time:\n    warn_before_minutes: [30, 5]\n'
+    )
     cp = custom(tmp_path_factory.mktemp("warn"), "warn-30-5", body)
     assert [w.threshold_seconds for w in decide(cp, AGE_15, MONDAY_10, played=5400 - 1801).warnings] == []
     assert [w.threshold_seconds for w in decide(cp, AGE_15, MONDAY_10, played=5400 - 1800).warnings] == [1800]

@@ -68,6 +68,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_enum_values=False)
 
 
+class Acknowledgement(_Strict):
+    """A rule knowingly left looser than the law or than the notice its preset claims (policy/floor.py).
+    Only the policy file itself can acknowledge: what a preset acknowledges is not inherited. The
+    reason is shown by `policy check` and `policy info`, logged with every decision and exported as a
+    metric label, so an auditor sees it."""
+
+    reason: str = Field(min_length=10, description="why, who decided, and until when")
+
+
+Looser = Annotated[
+    Acknowledgement | None,
+    Field(description="acknowledge that this rule is looser than the law, with a reason"),
+]
+
+
 class BirthdayRule(StrEnum):
     """When a new year of age begins: at local midnight of the birthday (the default, as every public
     SDK does), or of the day after (the SPC's criminal-law reading; regulations.md §0)."""
@@ -127,6 +142,7 @@ class Curfew(_Strict):
     """No game service to minors between `start` and `end` (LAW Art 75: 22:00 to 08:00)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     start: Time = "22:00"
     end: Time = "08:00"
     legal_basis: str = LAW_75
@@ -155,6 +171,7 @@ class PlayWindows(_Strict):
     """Minors may play only on `days`, only within `hours` (N21 §1: Fri/Sat/Sun and holidays, 20:00-21:00)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     days: list[DayName] = Field(default_factory=list)
     hours: list[Hours] = Field(default_factory=list)
     legal_basis: str = "国新出发〔2021〕14号 第一条 (NPPA notice 2021 §1)"
@@ -174,6 +191,7 @@ class PlayTime(_Strict):
     """Daily play time, counted on the server from heartbeats (N19 §2; G24)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     on_store_error: FailurePolicy = FailurePolicy.OPEN
     max_gap_seconds: int = Field(default=300, ge=10, le=3600)
     warn_before_minutes: list[Annotated[int, Field(ge=1, le=240)]] = Field(default_factory=lambda: [15, 1])
@@ -186,6 +204,7 @@ class Guest(_Strict):
     abolished by N21 §2)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     on_store_error: FailurePolicy = FailurePolicy.CLOSED
     minutes: int = Field(default=60, ge=1, le=1440)
     cooldown_days: int = Field(default=15, ge=1, le=366)
@@ -196,6 +215,7 @@ class Rating(_Strict):
     """Age-appropriateness ratings (LAW Art 75 ¶3; R23 Art 47): a game's minimum age."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     games: dict[str, Annotated[int, Field(ge=0, le=18)]] = Field(default_factory=dict)
     legal_basis: str = (
         "未成年人保护法 第七十五条; 未成年人网络保护条例 第四十七条 (Art 75; Regulations Art 47)"
@@ -235,6 +255,7 @@ class Purchase(_Strict):
     """In-game top-ups by minors (N19 §3): per-purchase and calendar-month caps by age band."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     on_store_error: FailurePolicy = FailurePolicy.CLOSED
     caps: dict[MinorBand, SpendCap] = Field(default_factory=dict)
     allow_unverified: bool = False
@@ -255,6 +276,7 @@ class PublisherRegistration(_Strict):
     verified identity and the guardian's consent; adults need a verified identity."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     min_age: int = Field(default=16, ge=0, le=18)
     consent_scope: str = Field(default="livestream_publisher", min_length=1)
     legal_basis: str = "未成年人保护法 第七十六条 (Minors Protection Law Art 76)"
@@ -281,6 +303,7 @@ class Tip(_Strict):
     platform-set per-tip, daily and monthly caps, with a warning at half of a limit (LS20)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     on_store_error: FailurePolicy = FailurePolicy.CLOSED
     adult_caps: TipCaps = Field(default_factory=TipCaps)
     warn_at_percent: int = Field(default=50, ge=1, le=100)
