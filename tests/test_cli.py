@@ -295,10 +295,30 @@ def test_calendar_show_lists_make_up_days_and_the_days_of_data_left(
 
 
 def test_calendar_show_of_a_year_without_data_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    """2027 has no data yet: every day is judged by its weekday, and the output says so."""
+    """2027 has no official data yet: its 13 statutory days are listed as provisional, and the output
+    says how to import the notice."""
     code, out, _ = run(capsys, "calendar", "show", "--year", "2027", "--today", "2026-11-22")
     assert code == 0
+    assert out.count("(provisional)") == 13
+    assert "2027-02-08 Mon  holiday statutory Spring Festival (provisional)" in out
+    assert "no official holiday data for 2027: its statutory days are provisional" in out
+    assert "minorguard calendar import" in out
+
+
+def test_calendar_show_with_a_weekday_rule_policy_lists_no_provisional_days(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A policy with missing_data: weekday_rule computes nothing: every 2027 day is judged by its weekday."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "name: p\nextends: nppa-2021\ncalendar: {missing_data: weekday_rule}\n", encoding="utf-8"
+    )
+    code, out, _ = run(
+        capsys, "calendar", "show", "--year", "2027", "--policy", str(policy), "--today", "2026-11-22"
+    )
+    assert code == 0
     assert "no holiday data for 365 days of 2027" in out
+    assert "(provisional)" not in out
 
 
 def test_policy_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:

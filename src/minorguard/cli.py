@@ -20,6 +20,7 @@ from minorguard.policy.cases import load_cases, parse_at, parse_duration
 from minorguard.policy.jsonschema import policy_json_schema
 from minorguard.policy.loader import load_policy
 from minorguard.policy.presets import PRESET_NAMES
+from minorguard.policy.schema import MissingCalendarData
 from minorguard.policyinfo import acknowledgement_lines, info_lines, policy_info
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
@@ -193,8 +194,7 @@ def _print_decision(result: dict[str, object]) -> None:
         ("policy", f"{result['policy']} (revision {result['revision']})"),
         (
             "at",
-            f"{result['at']} ({_weekday(str(result['at']))}, {result['day_type']}"
-            f"{'' if result['calendar_known'] else ', no calendar data'})",
+            f"{result['at']} ({_weekday(str(result['at']))}, {result['day_type']}{_calendar_note(result)})",
         ),
         ("person", f"{result['band']}" + (f", age {result['age']}" if result["age"] is not None else "")),
         ("outcome", str(result["outcome"]).upper()),
@@ -207,6 +207,12 @@ def _print_decision(result: dict[str, object]) -> None:
     rows += [("report-only", f"{f['reason']} ({f['rule']})") for f in result["report_only"]]  # type: ignore[attr-defined]
     for key, value in rows:
         print(f"{key:<22}{value}")
+
+
+def _calendar_note(result: dict[str, object]) -> str:
+    if result["calendar_known"]:
+        return ""
+    return ", provisional calendar" if result["calendar_provisional"] else ", no calendar data"
 
 
 def _weekday(iso: str) -> str:
@@ -242,19 +248,28 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _calendar_show(args: argparse.Namespace) -> int:
-    files = load_policy(args.policy).calendar_files if args.policy else ()
-    calendar = StatutoryCalendar(files)
+    policy = load_policy(args.policy) if args.policy else None
+    files = policy.calendar_files if policy else ()
+    provisional = policy is None or policy.spec.calendar.missing_data is MissingCalendarData.PROVISIONAL
+    calendar = StatutoryCalendar(files, provisional=provisional)
     today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
     day, unknown = dt.date(args.year, 1, 1), 0
     while day.year == args.year:
         info = calendar.day_info(day)
         unknown += not info.known
-        if info.known and info.day_type.value in ("holiday", "makeup_workday"):
+        if info.day_type.value in ("holiday", "makeup_workday"):
             note = " statutory" if info.statutory else ""
             name = f" {info.name}" if info.name else ""
-            print(f"{day.isoformat()} {day.strftime('%a')}  {info.day_type.value}{note}{name}")
+            flag = "" if info.known else " (provisional)"
+            print(f"{day.isoformat()} {day.strftime('%a')}  {info.day_type.value}{note}{name}{flag}")
         day += dt.timedelta(days=1)
-    if unknown:
+    if unknown and provisional:
+        print(
+            f"no official holiday data for {args.year}: its statutory days are provisional (the decree and "
+            "the lunar calendar), other days are judged by their weekday; when the State Council's notice "
+            "appears, import it: minorguard calendar import (see docs/calendar.md)"
+        )
+    elif unknown:
         print(
             f"no holiday data for {unknown} days of {args.year}: they are judged by their weekday "
             "(add an override file: see policies/README.md)"

@@ -103,8 +103,14 @@ class CalendarMode(StrEnum):
 
 
 class MissingCalendarData(StrEnum):
-    WEEKDAY_RULE = "weekday_rule"  # judge the day by its weekday, warn and count the gap
-    DENY = "deny"  # no game service on a day the calendar cannot classify
+    """What a day without official holiday data is: `provisional` (the default) makes the statutory days
+    of its year holidays, computed from the decree and the lunar calendar, and judges other days by
+    their weekday, with a `calendar_provisional` warning; `weekday_rule` judges every such day by its
+    weekday, with a `calendar_no_data` warning; `deny` refuses minors game service that day."""
+
+    PROVISIONAL = "provisional"
+    WEEKDAY_RULE = "weekday_rule"
+    DENY = "deny"
 
 
 class DayName(StrEnum):
@@ -134,7 +140,7 @@ class Identity(_Strict):
 
 class CalendarSettings(_Strict):
     mode: CalendarMode = CalendarMode.PRACTICE
-    missing_data: MissingCalendarData = MissingCalendarData.WEEKDAY_RULE
+    missing_data: MissingCalendarData = MissingCalendarData.PROVISIONAL
     override_files: list[str] = Field(default_factory=list, description="paths relative to this file")
 
 
