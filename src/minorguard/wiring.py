@@ -19,6 +19,7 @@ from minorguard.metrics import Metrics
 from minorguard.middleware.hotpath import AdultPasses
 from minorguard.middleware.reload import PolicyReloader
 from minorguard.middleware.routes import RouteTable
+from minorguard.policy.schema import MissingCalendarData
 
 
 @dataclass
@@ -41,10 +42,26 @@ class Guard:
     def refresh_gauges(self, today_epoch: float) -> None:
         cp = self.engine.policy
         self.metrics.set_policy(cp.name, cp.policy.revision)
-        today = cp.instant(today_epoch).date
-        # the calendar of the policy in force: a hot reload may have brought new override files
-        if cp.coverage is not None:
-            self.metrics.calendar_days_left.set(cp.coverage(today))
+
+    def watch_calendar(self) -> None:
+        """The calendar gauges and acknowledged rules are computed at each scrape from the policy in
+        force (a hot reload may bring new override files; the date moves on): never frozen at start."""
+        self.metrics.watch(self._days_left, self._provisional_today, self._looser)
+
+    def _days_left(self) -> float:
+        cp = self.engine.policy
+        return 0 if cp.coverage is None else cp.coverage(cp.instant(self.engine.clock()).date)
+
+    def _provisional_today(self) -> float:
+        cp = self.engine.policy
+        info = cp.day(cp.instant(self.engine.clock()).date)
+        return float(
+            not info.known and cp.policy.spec.calendar.missing_data is MissingCalendarData.PROVISIONAL
+        )
+
+    def _looser(self) -> tuple[str, tuple[str, ...]]:
+        policy = self.engine.policy.policy
+        return policy.name, policy.looser_rules
 
 
 def build_guard(
@@ -70,6 +87,7 @@ def build_guard(
     )
     guard = Guard(deployment, engine, verifier, deployment.route_table(), metrics, reloader, store)
     guard.refresh_gauges(clock())
+    guard.watch_calendar()
     return guard
 
 

@@ -7,8 +7,6 @@ State Council's yearly notice then adds the days given in lieu and the make-up w
 which no formula predicts: a year without its notice has only these days, and they are provisional.
 """
 
-
-
 from __future__ import annotations
 
 import datetime as dt
