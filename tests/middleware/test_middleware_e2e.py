@@ -558,13 +558,15 @@ async def test_the_play_window_follows_the_holiday_calendar(
 async def test_a_day_without_holiday_data_is_judged_by_its_weekday_and_says_so(
     tmp_path: Path, clock: Clock
 ) -> None:
-    """Past the calendar's data (2027): a Friday evening is allowed, with a calendar_no_data warning."""
+    """Past the calendar's data (2027): a Friday evening is allowed, and so is the Spring Festival
+    Monday (a provisional statutory day), each with a calendar_provisional warning."""
     app, _, _ = build(write_deployment(tmp_path), clock)
-    clock.set("2027-01-08 20:30:00")
-    async with client(app) as http:
-        answer = await http.get("/game/ping", headers=bearer(token("future-teen", AGE_15)))
-    assert answer.status_code == 200
-    assert "calendar_no_data" in answer.headers["minorguard-warning"].split(", ")
+    for at in ("2027-01-08 20:30:00", "2027-02-08 20:30:00"):
+        clock.set(at)
+        async with client(app) as http:
+            answer = await http.get("/game/ping", headers=bearer(token("future-teen", AGE_15)))
+        assert answer.status_code == 200
+        assert "calendar_provisional" in answer.headers["minorguard-warning"].split(", ")
 
 
 async def test_the_daily_play_time_runs_out_after_ninety_minutes_of_heartbeats(
