@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from minorguard.adapters.calendars import StatutoryCalendar
+from minorguard.calendar_import import import_notice, summary, write_output
 from minorguard.errors import MinorguardError, PolicyError
 from minorguard.explain import compile_policy, decision_json, run_cases
 from minorguard.nppa_cli import add_nppa_commands
@@ -111,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--policy", metavar="FILE_OR_PRESET", help="use its calendar override files")
     show.add_argument("--today", metavar="YYYY-MM-DD", help="count data left from this day (default: today)")
     show.set_defaults(run=_calendar_show)
+    notice = calendar.add_parser("import", help="the State Council's holiday notice into an override file")
+    notice.add_argument("notice", metavar="NOTICE.txt", help="the notice's text, as published (UTF-8)")
+    notice.add_argument("--year", type=int, help="when the text lacks its title (关于YYYY年…的通知)")
+    notice.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    notice.set_defaults(run=_calendar_import)
     return parser
 
 
@@ -278,6 +284,13 @@ def _calendar_show(args: argparse.Namespace) -> int:
         f"data covers {calendar.first_covered_date} .. {calendar.last_covered_date}; "
         f"{calendar.days_of_data_left(today)} days of data left from {today}"
     )
+    return EXIT_OK
+
+
+def _calendar_import(args: argparse.Namespace) -> int:
+    rendered, schedule = import_notice(Path(args.notice), args.year)
+    write_output(rendered, args.output)
+    print("\n".join(summary(schedule, dt.date.today())), file=sys.stderr)
     return EXIT_OK
 
 
