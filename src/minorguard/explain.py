@@ -17,7 +17,7 @@ from minorguard.policy.schema import MissingCalendarData
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
 from minorguard.rules.person import Person
-from minorguard.types import Decision, Facts, Subject
+from minorguard.types import Decision, Facts, Reason, Subject
 
 
 def compile_policy(source: str | Path, extra_calendars: tuple[Path, ...] = ()) -> CompiledPolicy:
@@ -33,6 +33,7 @@ def decision_json(
 ) -> dict[str, Any]:
     now = cp.instant(at)
     person = Person.at(subject, now.date, cp.policy.spec.birthday, cp.zone)
+    age = None if decision.reason is Reason.IDENTITY_INVALID else person.age
     day = cp.day(now.date)
     return {
         "outcome": decision.outcome.value,
@@ -55,7 +56,7 @@ def decision_json(
             for f in decision.report_only
         ],
         "band": decision.band.value,
-        "age": person.age,
+        "age": age,
         "at": now.local.isoformat(),
         "day_type": day.day_type.value,
         "calendar_known": day.known,
