@@ -26,6 +26,7 @@ from minorguard.policyinfo import acknowledgement_lines, info_lines, policy_info
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
 from minorguard.types import Activity, Facts, Subject
+from minorguard.weekpage import LANGUAGES, render_week_html, render_week_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_PIPE = 141  # what a shell reports for a filter ended by SIGPIPE
@@ -98,10 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     schema = policy.add_parser("schema", help="print the JSON Schema of policy files")
     schema.set_defaults(run=_schema)
 
-    info = policy.add_parser("info", help="where a policy comes from, its floor, calendar and exceptions")
-    info.add_argument("policy", metavar="FILE_OR_PRESET")
-    info.add_argument("--format", choices=["text", "json"], default="text")
-    info.set_defaults(run=_info)
+    _staff_commands(policy)
 
     _service_commands(commands)
     nppa = commands.add_parser("nppa", help="the NPPA real-name system: check, query, selftest")
@@ -118,6 +116,21 @@ def _parser() -> argparse.ArgumentParser:
     notice.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
     notice.set_defaults(run=_calendar_import)
     return parser
+
+
+def _staff_commands(policy: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    week = policy.add_parser("week", help="a picture of the week: days x hours per age band")
+    week.add_argument("--policy", required=True, metavar="FILE_OR_PRESET")
+    week.add_argument("--week", metavar="YYYY-MM-DD", help="a day of the week to show (default: this week)")
+    week.add_argument("--format", choices=["text", "html"], default="text")
+    week.add_argument("--lang", choices=LANGUAGES, default="zh-CN", help="of the HTML page")
+    week.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    week.set_defaults(run=_week)
+
+    info = policy.add_parser("info", help="where a policy comes from, its floor, calendar and exceptions")
+    info.add_argument("policy", metavar="FILE_OR_PRESET")
+    info.add_argument("--format", choices=["text", "json"], default="text")
+    info.set_defaults(run=_info)
 
 
 def _service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -160,6 +173,18 @@ def _check(args: argparse.Namespace) -> int:
         print(f"ok  {file}  {policy.name} (revision {policy.revision})")
         print(*acknowledgement_lines(policy), sep="\n", end="\n" if policy.acknowledged else "")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _week(args: argparse.Namespace) -> int:
+    cp = compile_policy(args.policy)
+    day = dt.date.fromisoformat(args.week) if args.week else dt.datetime.now(cp.zone).date()
+    monday = day - dt.timedelta(days=day.weekday())
+    page = render_week_html(cp, monday, args.lang) if args.format == "html" else render_week_text(cp, monday)
+    if args.output is None:
+        sys.stdout.write(page)
+    else:
+        Path(args.output).write_text(page, encoding="utf-8")
+    return EXIT_OK
 
 
 def _info(args: argparse.Namespace) -> int:
