@@ -33,9 +33,8 @@ def test_cells_are_as_fine_as_the_policys_times(tmp_path: Path) -> None:
     assert cell_minutes(compile_policy("nppa-2021")) == 60
     for end, step in (("20:30", 30), ("20:45", 15)):
         path = tmp_path / f"p{step}.yaml"
-        path.write_text(
-            f'name: p\nextends: nppa-2021\ngame:\n  play_windows: {{hours: [{{start: "20:00", end: "{end}"}}]}}\n'
-        )
+        hours = f'[{{start: "20:00", end: "{end}"}}]'
+        path.write_text(f"name: p\nextends: nppa-2021\ngame:\n  play_windows: {{hours: {hours}}}\n")
         assert cell_minutes(compile_policy(path)) == step
 
 
