@@ -220,4 +220,4 @@ def render_week_text(cp: CompiledPolicy, week_start: dt.date) -> str:
             limit = "no limit" if day.minutes is None else f"{day.minutes} min"
             note = f"  {day.info.name}" if day.info.name and day.info.day_type.value != "working_day" else ""
             lines.append(f"{label:<24}{row}  {limit}{note}{' (provisional)' if day.provisional else ''}")
-    return "\n".join(lines) + "\n"
+    return "\n".join(line.rstrip() for line in lines) + "\n"
