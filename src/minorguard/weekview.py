@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from minorguard.policy.schema import MinorBand, MissingCalendarData, minutes_of
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
-from minorguard.types import Activity, AgeBand, DayInfo, Facts, Mode, Reason, Subject
+from minorguard.types import Activity, AgeBand, DayInfo, Facts, Mode, Subject
 
 AGES = {MinorBand.UNDER_8: 7, MinorBand.AGE_8_15: 15, MinorBand.AGE_16_17: 17}  # one age stands for a band
 
@@ -114,6 +114,3 @@ def _day(cp: CompiledPolicy, subject: Subject, band: AgeBand, date: dt.date, ste
     minutes = None if limit is None else limit // 60
     return Day(date, info, provisional, minutes, tuple(cells))
 
-
-def is_refusal(kind: str) -> bool:
-    return kind not in ("allow", "report_only") and kind in {r.value for r in Reason}
