@@ -113,4 +113,3 @@ def _day(cp: CompiledPolicy, subject: Subject, band: AgeBand, date: dt.date, ste
         cells.append(Cell(start, decision.outcome.value, decision.reason.value, report_only))
     minutes = None if limit is None else limit // 60
     return Day(date, info, provisional, minutes, tuple(cells))
-
