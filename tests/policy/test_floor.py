@@ -14,6 +14,7 @@ from minorguard.policy import PRESET_NAMES, load_policy
 from minorguard.policy.loader import Policy
 
 REASON = "a staged trial approved by compliance (ticket 42)"
+REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 ACK = f"  looser_than_law: {{reason: {REASON}}}\n"
 
 
@@ -183,3 +184,9 @@ def test_every_preset_keeps_its_floor(name: str) -> None:
     """The bundled presets load; only nppa-2019 acknowledges anything (its historical guest mode)."""
     expected = ("game.guest",) if name == "nppa-2019" else ()
     assert load_policy(name).looser_rules == expected
+
+
+def test_a_preset_read_from_its_repository_file_keeps_its_own_floor(tmp_path: Path) -> None:
+    """policies/nppa-2021.yaml is the preset itself: it claims N21 as the name nppa-2021 does."""
+    assert load_policy(REPO_POLICIES / "nppa-2021.yaml").claims == load_policy("nppa-2021").claims
+    assert "nppa-2021" in load_policy(REPO_POLICIES / "nppa-2021.yaml").claims

@@ -68,7 +68,7 @@ def load_policy(source: str | Path) -> Policy:
     spec = _validate(merged, origin, top, problems)
     if problems or spec is None:
         raise PolicyError(_sorted(problems))
-    claims = tuple(name for doc in chain for name in PRESET_NAMES if Path(doc.file) == preset_path(name))
+    claims = tuple(name for doc in chain for name in PRESET_NAMES if _same_file(doc.file, preset_path(name)))
     acknowledged = check_floor(spec, claims, origin, top, problems)
     if problems:
         raise PolicyError(_sorted(problems))
@@ -83,6 +83,11 @@ def load_policy(source: str | Path) -> Policy:
     return Policy(
         spec.name, revision, spec, tuple(d.file for d in chain), calendar_files, claims, acknowledged
     )
+
+
+def _same_file(file: str, preset: Path) -> bool:
+    """A preset given by name or by its repository path (the package's presets are a link to it)."""
+    return Path(file) == preset or Path(file).resolve() == preset.resolve()
 
 
 def _looks_like_a_name(source: str) -> bool:
