@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ from minorguard.cli import main
 from minorguard.policy.jsonschema import policy_json_schema
 
 REPO_POLICIES = Path(__file__).resolve().parents[1] / "policies"
+F_SETPIPE_SZ = 1031  # Linux fcntl: set a pipe's capacity
 FIFTEEN = ["--birthdate", "2011-05-01"]
 
 
@@ -295,10 +299,30 @@ def test_calendar_show_lists_make_up_days_and_the_days_of_data_left(
 
 
 def test_calendar_show_of_a_year_without_data_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    """2027 has no data yet: every day is judged by its weekday, and the output says so."""
+    """2027 has no official data yet: its 13 statutory days are listed as provisional, and the output
+    says how to import the notice."""
     code, out, _ = run(capsys, "calendar", "show", "--year", "2027", "--today", "2026-11-22")
     assert code == 0
+    assert out.count("(provisional)") == 13
+    assert "2027-02-08 Mon  holiday statutory Spring Festival (provisional)" in out
+    assert "no official holiday data for 2027: its statutory days are provisional" in out
+    assert "minorguard calendar import" in out
+
+
+def test_calendar_show_with_a_weekday_rule_policy_lists_no_provisional_days(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A policy with missing_data: weekday_rule computes nothing: every 2027 day is judged by its weekday."""
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "name: p\nextends: nppa-2021\ncalendar: {missing_data: weekday_rule}\n", encoding="utf-8"
+    )
+    code, out, _ = run(
+        capsys, "calendar", "show", "--year", "2027", "--policy", str(policy), "--today", "2026-11-22"
+    )
+    assert code == 0
     assert "no holiday data for 365 days of 2027" in out
+    assert "(provisional)" not in out
 
 
 def test_policy_schema_prints_the_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
@@ -316,3 +340,104 @@ def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) 
     code, out, _ = run(capsys)
     assert code == 2
     assert "usage: minorguard" in out
+
+
+# -- staff-facing polish (issue 18 item 6) ----------------------------------------------------------
+
+
+def test_a_mistyped_preset_name_gets_a_did_you_mean(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--policy nppa2021` is neither a file nor a preset: the answer names the preset meant."""
+    code, out, err = run(
+        capsys,
+        "policy",
+        "explain",
+        "--policy",
+        "nppa2021",
+        "--activity",
+        "game",
+        *FIFTEEN,
+        "--at",
+        "2026-11-20 20:30",
+    )
+    assert (code, out) == (1, "")
+    assert err.startswith(
+        "nppa2021:1:1  (top)  no such file, and no preset named 'nppa2021' — did you mean 'nppa-2021'?"
+    )
+
+
+def test_a_name_that_breaks_the_pattern_gets_a_sentence(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Not pydantic's "String should match pattern '^[a-z0-9]…'", but what a name may be."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: Acme Games\nextends: nppa-2021\n", encoding="utf-8")
+    code, _, err = run(capsys, "policy", "check", str(bad))
+    assert code == 1
+    assert err.splitlines()[0] == (
+        f"{bad}:1:7  name  a name is lower-case letters, digits, '-', '_' or '.', starting with a letter "
+        "or a digit (got 'Acme Games')"
+    )
+
+
+def test_explain_refuses_a_birth_date_in_the_future_as_a_token_would_be(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--birthdate 2030-01-01` was "age 0 ... ALLOW"; a token with it is refused: now both refuse."""
+    result = explain_json(
+        capsys,
+        "--policy",
+        "nppa-2021",
+        "--activity",
+        "game",
+        "--birthdate",
+        "2030-01-01",
+        "--at",
+        "2026-11-20 20:30",
+    )
+    assert (result["outcome"], result["reason"], result["age"]) == ("deny", "identity_invalid", None)
+
+
+def test_output_piped_into_head_ends_quietly() -> None:
+    """A reader that stops early (`| head -1`) gives no BrokenPipeError traceback, and the exit status a
+    shell reports for a filter ended by SIGPIPE."""
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, F_SETPIPE_SZ, 4096)  # smaller than the schema: the writer must meet the close
+    with subprocess.Popen(
+        [sys.executable, "-m", "minorguard.cli", "policy", "schema"], stdout=write_end, stderr=subprocess.PIPE
+    ) as process:
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as reader:
+            reader.readline()  # like head after its first line, then it closes the pipe
+        assert process.stderr is not None
+        stderr = process.stderr.read()
+        assert process.wait(timeout=30) == 141
+    assert b"Traceback" not in stderr
+    assert stderr == b""
+
+
+def test_policy_check_lists_the_acknowledged_looser_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    """nppa-2019 keeps its historical guest mode by acknowledgement: check says so under its ok line."""
+    code, out, _ = run(capsys, "policy", "check", "nppa-2019")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("ok  nppa-2019  nppa-2019 (revision ")
+    assert lines[1].startswith(
+        "    looser than the law, acknowledged: game.guest (未成年人保护法 第七十五条 (Art 75 ¶2)): "
+        "N19 §1 guest mode"
+    )
+
+
+def test_policy_info_shows_floor_calendar_and_acknowledgements(capsys: pytest.CaptureFixture[str]) -> None:
+    """`policy info --format json` names the chain, the documents kept, the calendar and the exceptions."""
+    code, out, _ = run(capsys, "policy", "info", "nppa-2019", "--format", "json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["extends"] == ["law-minimum"]
+    assert info["floor"] == [
+        "the Law on the Protection of Minors, Arts 74-76",
+        "国新出发〔2019〕34号 (NPPA notice 2019)",
+    ]
+    assert info["calendar"]["missing_data"] == "provisional"
+    assert [a["rule"] for a in info["looser_than_law"]] == ["game.guest"]
+    code, out, _ = run(capsys, "policy", "info", "nppa-2021")
+    assert "looser than the law   none" in out

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from minorguard.adapters.calendars import StatutoryCalendar
+from minorguard.calendar_import import import_notice, summary, write_output
 from minorguard.errors import MinorguardError, PolicyError
 from minorguard.explain import compile_policy, decision_json, run_cases
 from minorguard.nppa_cli import add_nppa_commands
@@ -18,14 +21,29 @@ from minorguard.policy.cases import load_cases, parse_at, parse_duration
 from minorguard.policy.jsonschema import policy_json_schema
 from minorguard.policy.loader import load_policy
 from minorguard.policy.presets import PRESET_NAMES
+from minorguard.policy.schema import MissingCalendarData
+from minorguard.policyinfo import acknowledgement_lines, info_lines, policy_info
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
 from minorguard.types import Activity, Facts, Subject
+from minorguard.weekpage import LANGUAGES, render_week_html, render_week_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_PIPE = 141  # what a shell reports for a filter ended by SIGPIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+    except BrokenPipeError:  # the reader (head, less) stopped reading: no traceback, like any filter
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "run"):
@@ -81,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     schema = policy.add_parser("schema", help="print the JSON Schema of policy files")
     schema.set_defaults(run=_schema)
 
+    _staff_commands(policy)
+
     _service_commands(commands)
     nppa = commands.add_parser("nppa", help="the NPPA real-name system: check, query, selftest")
     add_nppa_commands(nppa.add_subparsers(metavar="ACTION"))
@@ -90,7 +110,27 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--policy", metavar="FILE_OR_PRESET", help="use its calendar override files")
     show.add_argument("--today", metavar="YYYY-MM-DD", help="count data left from this day (default: today)")
     show.set_defaults(run=_calendar_show)
+    notice = calendar.add_parser("import", help="the State Council's holiday notice into an override file")
+    notice.add_argument("notice", metavar="NOTICE.txt", help="the notice's text, as published (UTF-8)")
+    notice.add_argument("--year", type=int, help="when the text lacks its title (关于YYYY年…的通知)")
+    notice.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    notice.set_defaults(run=_calendar_import)
     return parser
+
+
+def _staff_commands(policy: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    week = policy.add_parser("week", help="a picture of the week: days x hours per age band")
+    week.add_argument("--policy", required=True, metavar="FILE_OR_PRESET")
+    week.add_argument("--week", metavar="YYYY-MM-DD", help="a day of the week to show (default: this week)")
+    week.add_argument("--format", choices=["text", "html"], default="text")
+    week.add_argument("--lang", choices=LANGUAGES, default="zh-CN", help="of the HTML page")
+    week.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    week.set_defaults(run=_week)
+
+    info = policy.add_parser("info", help="where a policy comes from, its floor, calendar and exceptions")
+    info.add_argument("policy", metavar="FILE_OR_PRESET")
+    info.add_argument("--format", choices=["text", "json"], default="text")
+    info.set_defaults(run=_info)
 
 
 def _service_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -131,7 +171,29 @@ def _check(args: argparse.Namespace) -> int:
             failed += 1
             continue
         print(f"ok  {file}  {policy.name} (revision {policy.revision})")
+        print(*acknowledgement_lines(policy), sep="\n", end="\n" if policy.acknowledged else "")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _week(args: argparse.Namespace) -> int:
+    cp = compile_policy(args.policy)
+    day = dt.date.fromisoformat(args.week) if args.week else dt.datetime.now(cp.zone).date()
+    monday = day - dt.timedelta(days=day.weekday())
+    page = render_week_html(cp, monday, args.lang) if args.format == "html" else render_week_text(cp, monday)
+    if args.output is None:
+        sys.stdout.write(page)
+    else:
+        Path(args.output).write_text(page, encoding="utf-8")
+    return EXIT_OK
+
+
+def _info(args: argparse.Namespace) -> int:
+    info = policy_info(load_policy(args.policy), dt.date.today())
+    if args.format == "json":
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+    else:
+        print("\n".join(info_lines(info)))
+    return EXIT_OK
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -163,8 +225,7 @@ def _print_decision(result: dict[str, object]) -> None:
         ("policy", f"{result['policy']} (revision {result['revision']})"),
         (
             "at",
-            f"{result['at']} ({_weekday(str(result['at']))}, {result['day_type']}"
-            f"{'' if result['calendar_known'] else ', no calendar data'})",
+            f"{result['at']} ({_weekday(str(result['at']))}, {result['day_type']}{_calendar_note(result)})",
         ),
         ("person", f"{result['band']}" + (f", age {result['age']}" if result["age"] is not None else "")),
         ("outcome", str(result["outcome"]).upper()),
@@ -177,6 +238,12 @@ def _print_decision(result: dict[str, object]) -> None:
     rows += [("report-only", f"{f['reason']} ({f['rule']})") for f in result["report_only"]]  # type: ignore[attr-defined]
     for key, value in rows:
         print(f"{key:<22}{value}")
+
+
+def _calendar_note(result: dict[str, object]) -> str:
+    if result["calendar_known"]:
+        return ""
+    return ", provisional calendar" if result["calendar_provisional"] else ", no calendar data"
 
 
 def _weekday(iso: str) -> str:
@@ -212,19 +279,28 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _calendar_show(args: argparse.Namespace) -> int:
-    files = load_policy(args.policy).calendar_files if args.policy else ()
-    calendar = StatutoryCalendar(files)
+    policy = load_policy(args.policy) if args.policy else None
+    files = policy.calendar_files if policy else ()
+    provisional = policy is None or policy.spec.calendar.missing_data is MissingCalendarData.PROVISIONAL
+    calendar = StatutoryCalendar(files, provisional=provisional)
     today = dt.date.fromisoformat(args.today) if args.today else dt.date.today()
     day, unknown = dt.date(args.year, 1, 1), 0
     while day.year == args.year:
         info = calendar.day_info(day)
         unknown += not info.known
-        if info.known and info.day_type.value in ("holiday", "makeup_workday"):
+        if info.day_type.value in ("holiday", "makeup_workday"):
             note = " statutory" if info.statutory else ""
             name = f" {info.name}" if info.name else ""
-            print(f"{day.isoformat()} {day.strftime('%a')}  {info.day_type.value}{note}{name}")
+            flag = "" if info.known else " (provisional)"
+            print(f"{day.isoformat()} {day.strftime('%a')}  {info.day_type.value}{note}{name}{flag}")
         day += dt.timedelta(days=1)
-    if unknown:
+    if unknown and provisional:
+        print(
+            f"no official holiday data for {args.year}: its statutory days are provisional (the decree and "
+            "the lunar calendar), other days are judged by their weekday; when the State Council's notice "
+            "appears, import it: minorguard calendar import (see docs/calendar.md)"
+        )
+    elif unknown:
         print(
             f"no holiday data for {unknown} days of {args.year}: they are judged by their weekday "
             "(add an override file: see policies/README.md)"
@@ -233,6 +309,13 @@ def _calendar_show(args: argparse.Namespace) -> int:
         f"data covers {calendar.first_covered_date} .. {calendar.last_covered_date}; "
         f"{calendar.days_of_data_left(today)} days of data left from {today}"
     )
+    return EXIT_OK
+
+
+def _calendar_import(args: argparse.Namespace) -> int:
+    rendered, schedule = import_notice(Path(args.notice), args.year)
+    write_output(rendered, args.output)
+    print("\n".join(summary(schedule, dt.date.today())), file=sys.stderr)
     return EXIT_OK
 
 

@@ -10,7 +10,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
-from minorguard.types import Activity, Decision
+from minorguard.types import Activity, Decision, WarningCode
 
 if TYPE_CHECKING:
     from minorguard.engine import Engine
@@ -28,8 +28,9 @@ def log_decision(
     revision: str,
     latency: float,
     front_door: str,
+    looser_than_law: tuple[str, ...] = (),
 ) -> None:
-    event = {
+    event: dict[str, object] = {
         "decision_id": secrets.token_hex(8),
         "ts": round(time.time(), 3),
         "front_door": front_door,
@@ -45,6 +46,10 @@ def log_decision(
         "policy_revision": revision,
         "latency_ms": round(latency * 1000, 3),
     }
+    if looser_than_law:  # rules the policy acknowledges as looser than the law: an auditor must see them
+        event["looser_than_law"] = list(looser_than_law)
+    if any(w.code is WarningCode.CALENDAR_PROVISIONAL for w in decision.warnings):
+        event["calendar"] = "provisional"
     LOGGER.info(json.dumps(event, ensure_ascii=False))
 
 
@@ -73,4 +78,5 @@ def record(
             revision=policy.revision,
             latency=latency,
             front_door=front_door,
+            looser_than_law=policy.looser_rules,
         )

@@ -13,16 +13,18 @@ from typing import Any
 from minorguard.adapters.calendars import StatutoryCalendar
 from minorguard.policy.cases import Case, LoadedCases, parse_at
 from minorguard.policy.loader import load_policy
+from minorguard.policy.schema import MissingCalendarData
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
 from minorguard.rules.person import Person
-from minorguard.types import Decision, Facts, Subject
+from minorguard.types import Decision, Facts, Reason, Subject
 
 
 def compile_policy(source: str | Path, extra_calendars: tuple[Path, ...] = ()) -> CompiledPolicy:
     """Load a policy file or preset and compile it with the statutory calendar and its override files."""
     policy = load_policy(source)
-    calendar = StatutoryCalendar((*policy.calendar_files, *extra_calendars))
+    provisional = policy.spec.calendar.missing_data is MissingCalendarData.PROVISIONAL
+    calendar = StatutoryCalendar((*policy.calendar_files, *extra_calendars), provisional=provisional)
     return CompiledPolicy.build(policy, calendar.day_info, calendar.days_of_data_left)
 
 
@@ -31,6 +33,7 @@ def decision_json(
 ) -> dict[str, Any]:
     now = cp.instant(at)
     person = Person.at(subject, now.date, cp.policy.spec.birthday, cp.zone)
+    age = None if decision.reason is Reason.IDENTITY_INVALID else person.age
     day = cp.day(now.date)
     return {
         "outcome": decision.outcome.value,
@@ -53,10 +56,12 @@ def decision_json(
             for f in decision.report_only
         ],
         "band": decision.band.value,
-        "age": person.age,
+        "age": age,
         "at": now.local.isoformat(),
         "day_type": day.day_type.value,
         "calendar_known": day.known,
+        "calendar_provisional": not day.known
+        and cp.policy.spec.calendar.missing_data is MissingCalendarData.PROVISIONAL,
         "policy": cp.policy.name,
         "revision": cp.policy.revision,
     }

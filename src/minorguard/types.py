@@ -94,6 +94,9 @@ class WarningCode(StrEnum):
     TIP_HALF_DAILY = "tip_half_daily_limit"  # LS20: confirm when half of a tipping limit is reached
     TIP_HALF_MONTHLY = "tip_half_monthly_limit"
     CALENDAR_NO_DATA = "calendar_no_data"  # the day was judged by the weekday rule
+    CALENDAR_PROVISIONAL = (
+        "calendar_provisional"  # no official schedule: statutory days computed, provisional
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,7 @@ def build_gate(
         default_language=0 if settings.language == "zh-CN" else 1,
     )
     gate.refresh_gauges()
+    gate.watch_calendar()
     return gate
 
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minorguard.adapters import calendars
+from minorguard.adapters import calendars, statutory
 from minorguard.adapters.calendars import PACKAGE_SOURCE, StatutoryCalendar, load_override_file
 from minorguard.errors import PolicyError
 from minorguard.types import DayInfo, DayType
@@ -190,28 +190,54 @@ def statutory_names(year: int, name: str) -> list[dt.date]:
     return [d for d in statutory_in(CALENDAR, year) if CALENDAR.day_info(d).name == name]
 
 
-def test_festival_table_lies_in_the_package_blocks() -> None:
-    tables = [
-        (calendars._LUNAR_NEW_YEAR, "Spring Festival"),
-        (calendars._DRAGON_BOAT, "Dragon Boat Festival"),
-        (calendars._MID_AUTUMN, "Mid-autumn Festival"),
-    ]
-    for table, name in tables:
-        for year, (month, day_of_month) in table.items():
-            date = dt.date(year, month, day_of_month)
-            found = CALENDAR.day_info(date)
-            assert found.day_type is DayType.HOLIDAY, date
-            assert found.statutory, date
-            assert found.name in {name, "National Day"}, date  # 2020-10-01 is both festivals
-            assert date in chinese_calendar.holidays or date == dt.date(2012, 6, 23), date
+# Gregorian dates of the lunar festivals as the package's blocks show them (春节 正月初一, 端午 五月初五,
+# 中秋 八月十五): the reference the lunar library is checked against.
+LUNAR_NEW_YEAR = {
+    2004: (1, 22), 2005: (2, 9), 2006: (1, 29), 2007: (2, 18), 2008: (2, 7), 2009: (1, 26),
+    2010: (2, 14), 2011: (2, 3), 2012: (1, 23), 2013: (2, 10), 2014: (1, 31), 2015: (2, 19),
+    2016: (2, 8), 2017: (1, 28), 2018: (2, 16), 2019: (2, 5), 2020: (1, 25), 2021: (2, 12),
+    2022: (2, 1), 2023: (1, 22), 2024: (2, 10), 2025: (1, 29), 2026: (2, 17),
+}  # fmt: skip
+DRAGON_BOAT = {
+    2008: (6, 8), 2009: (5, 28), 2010: (6, 16), 2011: (6, 6), 2012: (6, 23), 2013: (6, 12),
+    2014: (6, 2), 2015: (6, 20), 2016: (6, 9), 2017: (5, 30), 2018: (6, 18), 2019: (6, 7),
+    2020: (6, 25), 2021: (6, 14), 2022: (6, 3), 2023: (6, 22), 2024: (6, 10), 2025: (5, 31),
+    2026: (6, 19),
+}  # fmt: skip
+MID_AUTUMN = {
+    2008: (9, 14), 2009: (10, 3), 2010: (9, 22), 2011: (9, 12), 2012: (9, 30), 2013: (9, 19),
+    2014: (9, 8), 2015: (9, 27), 2016: (9, 15), 2017: (10, 4), 2018: (9, 24), 2019: (9, 13),
+    2020: (10, 1), 2021: (9, 21), 2022: (9, 10), 2023: (9, 29), 2024: (9, 17), 2025: (10, 6),
+    2026: (9, 25),
+}  # fmt: skip
 
 
-def test_festival_table_covers_every_year_of_the_package() -> None:
-    # fails when a chinesecalendar upgrade adds a year: extend the tables in calendars.py then
-    package_years = set(range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1))
-    assert package_years <= set(calendars._LUNAR_NEW_YEAR)
-    assert package_years - set(range(2004, 2008)) <= set(calendars._DRAGON_BOAT)
-    assert package_years - set(range(2004, 2008)) <= set(calendars._MID_AUTUMN)
+@pytest.mark.parametrize(
+    ("table", "lunar", "name"),
+    [
+        (LUNAR_NEW_YEAR, (1, 1), "Spring Festival"),
+        (DRAGON_BOAT, (5, 5), "Dragon Boat Festival"),
+        (MID_AUTUMN, (8, 15), "Mid-autumn Festival"),
+    ],
+)
+def test_the_lunar_festivals_agree_with_the_package_blocks(
+    table: dict[int, tuple[int, int]], lunar: tuple[int, int], name: str
+) -> None:
+    """lunar-python gives each festival on the date the State Council's blocks hold it, 2004-2026."""
+    for year, (month, day_of_month) in table.items():
+        date = dt.date(year, month, day_of_month)
+        assert statutory.lunar_date(year, *lunar) == date
+        found = CALENDAR.day_info(date)
+        assert (found.day_type, found.statutory) == (DayType.HOLIDAY, True), date
+        assert found.name in {name, "National Day"}, date  # 2020-10-01 is both festivals
+        assert date in chinese_calendar.holidays or date == dt.date(2012, 6, 23), date
+
+
+def test_every_statutory_day_of_the_package_years_lies_in_a_package_block() -> None:
+    """The decree's days, computed, are days off in every year the State Council's data covers."""
+    for year in range(PACKAGE_FIRST.year, PACKAGE_LAST.year + 1):
+        for date in statutory.statutory_days(year):
+            assert date in chinese_calendar.holidays or date in {dt.date(2012, 6, 23)}, date
 
 
 def check_consistent_with_package(date: dt.date) -> None:

@@ -118,11 +118,13 @@ def _game_law(who: str, at: str) -> Expect:
 
 
 def _purchase(who: str) -> Expect:
-    basis = SPEC.purchase.legal_basis
+    basis = SPEC.purchase.basis
     return {
         "adult": Expect(201),
-        "unverified": Expect(403, "purchase_not_allowed", "purchase", basis),
-        "under_8": Expect(403, "purchase_not_allowed", "purchase", basis, again=TURNS_8),
+        "unverified": Expect(403, "purchase_not_allowed", "purchase", basis("unverified")),
+        "under_8": Expect(
+            403, "purchase_not_allowed", "purchase", basis("purchase_not_allowed"), again=TURNS_8
+        ),
         "age_15": Expect(201, budget_fen=20000 - 5000),
         "age_17": Expect(201, budget_fen=40000 - 5000),
         "age_17_no_consent": Expect(201, budget_fen=40000 - 5000),
@@ -149,11 +151,11 @@ def _publisher(who: str) -> Expect:
 
 
 def _tip(who: str) -> Expect:
-    basis = SPEC.livestream_tip.legal_basis
-    minor = ("tip_minor", "livestream_tip", basis)
+    basis = SPEC.livestream_tip.basis
+    minor = ("tip_minor", "livestream_tip", basis("tip_minor"))
     return {
         "adult": Expect(201, budget_fen=500000 - 1000),
-        "unverified": Expect(403, "identity_unverified", "livestream_tip", basis),
+        "unverified": Expect(403, "identity_unverified", "livestream_tip", basis("unverified")),
         "under_8": Expect(403, *minor, again=bj_dt("2037-06-15 00:00:00")),
         "age_15": Expect(403, *minor, again=TURNS_18["age_15"]),
         "age_17": Expect(403, *minor, again=TURNS_18["age_17"]),
@@ -556,13 +558,15 @@ async def test_the_play_window_follows_the_holiday_calendar(
 async def test_a_day_without_holiday_data_is_judged_by_its_weekday_and_says_so(
     tmp_path: Path, clock: Clock
 ) -> None:
-    """Past the calendar's data (2027): a Friday evening is allowed, with a calendar_no_data warning."""
+    """Past the calendar's data (2027): a Friday evening is allowed, and so is the Spring Festival
+    Monday (a provisional statutory day), each with a calendar_provisional warning."""
     app, _, _ = build(write_deployment(tmp_path), clock)
-    clock.set("2027-01-08 20:30:00")
-    async with client(app) as http:
-        answer = await http.get("/game/ping", headers=bearer(token("future-teen", AGE_15)))
-    assert answer.status_code == 200
-    assert "calendar_no_data" in answer.headers["minorguard-warning"].split(", ")
+    for at in ("2027-01-08 20:30:00", "2027-02-08 20:30:00"):
+        clock.set(at)
+        async with client(app) as http:
+            answer = await http.get("/game/ping", headers=bearer(token("future-teen", AGE_15)))
+        assert answer.status_code == 200
+        assert "calendar_provisional" in answer.headers["minorguard-warning"].split(", ")
 
 
 async def test_the_daily_play_time_runs_out_after_ninety_minutes_of_heartbeats(

@@ -38,7 +38,7 @@ from minorguard.middleware import MinorGuardMiddleware
 
 FRIDAY = "2026-11-20 15:00:00"
 NEXT_MONTH = bj_dt("2026-12-01 00:00:00")
-PURCHASE_BASIS = compile_policy("nppa-2021").policy.spec.purchase.legal_basis
+PURCHASE_BASIS = compile_policy("nppa-2021").policy.spec.purchase.basis("purchase_monthly_cap")
 LIMIT = 64 * 1024
 
 
@@ -465,7 +465,7 @@ async def test_tips_are_reserved_committed_and_released_like_purchases(tmp_path:
         403,
         "tip_daily_cap",
         rule="livestream_tip",
-        legal_basis=compile_policy(DEMO_POLICY).policy.spec.livestream_tip.legal_basis,
+        legal_basis=compile_policy(DEMO_POLICY).policy.spec.livestream_tip.basis("tip_daily_cap"),
         again=bj_dt("2026-11-21 00:00:00"),
         now=clock.now,
     )

@@ -102,7 +102,7 @@ async def test_a_minors_purchase_fails_closed_with_503_when_the_store_is_down(
         503,
         "store_unavailable",
         rule="purchase",
-        legal_basis=SPEC.purchase.legal_basis,
+        legal_basis=SPEC.purchase.basis("purchase_monthly_cap"),
         again=None,
         now=clock.now,
     )

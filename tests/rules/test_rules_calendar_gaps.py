@@ -1,6 +1,7 @@
-"""Days the holiday data does not cover (2027 with chinesecalendar 1.11): by default judged by their
-weekday and flagged `calendar_known: false`; with `calendar: {missing_data: deny}` no game service on
-them under a policy whose rules need the calendar."""
+"""Days the holiday data does not cover (2027 with chinesecalendar 1.11): flagged `calendar_known:
+false`; with `missing_data: weekday_rule` judged by their weekday alone, with `missing_data: deny` no
+game service on them under a policy whose rules need the calendar. The default, `provisional`, is in
+test_rules_provisional.py."""
 
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ def deny_2021(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
 
 
 @pytest.fixture(scope="module")
+def weekday_2021(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
+    body = "extends: nppa-2021\ncalendar: {missing_data: weekday_rule}\n"
+    return custom(tmp_path_factory.mktemp("weekday-2021"), "nppa-2021-weekday", body)
+
+
+@pytest.fixture(scope="module")
+def weekday_2019(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
+    body = 'extends: nppa-2019\ncalendar: {missing_data: weekday_rule}\ngame: {guest: {mode: "off"}}\n'
+    return custom(tmp_path_factory.mktemp("weekday-2019"), "nppa-2019-weekday", body)
+
+
+@pytest.fixture(scope="module")
 def deny_law(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
     body = "extends: law-minimum\ncalendar: {missing_data: deny}\n"
     return custom(tmp_path_factory.mktemp("deny-law"), "law-minimum-strict", body)
@@ -34,9 +47,11 @@ def deny_law(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
         ("2027-10-04 20:30:00", "deny", "working_day"),  # a Monday; its holidays are not known yet
     ],
 )
-def test_a_day_without_calendar_data_is_judged_by_its_weekday(at: str, outcome: str, day_type: str) -> None:
-    """nppa-2021 (missing_data: weekday_rule) plays Fri/Sat/Sun of 2027 and says the calendar was unknown."""
-    result = decide_json(preset("nppa-2021"), AGE_15, bj(at))
+def test_a_day_without_calendar_data_is_judged_by_its_weekday(
+    at: str, outcome: str, day_type: str, weekday_2021: CompiledPolicy
+) -> None:
+    """nppa-2021 with weekday_rule plays Fri/Sat/Sun of 2027 and says the calendar was unknown."""
+    result = decide_json(weekday_2021, AGE_15, bj(at))
     assert result["outcome"] == outcome
     assert result["day_type"] == day_type
     assert result["calendar_known"] is False
@@ -45,12 +60,14 @@ def test_a_day_without_calendar_data_is_judged_by_its_weekday(at: str, outcome: 
 
 
 @pytest.mark.parametrize(
-    ("name", "at"), [("nppa-2021", "2027-01-08 20:30:00"), ("nppa-2019", "2027-01-04 10:00:00")]
+    ("name", "at"), [("weekday_2021", "2027-01-08 20:30:00"), ("weekday_2019", "2027-01-04 10:00:00")]
 )
-def test_an_allow_on_a_day_without_calendar_data_warns_calendar_no_data(name: str, at: str) -> None:
+def test_an_allow_on_a_day_without_calendar_data_warns_calendar_no_data(
+    name: str, at: str, request: pytest.FixtureRequest
+) -> None:
     """missing_data: weekday_rule judges the day by its weekday *and warns*: the allow carries a
     calendar_no_data warning (policies whose windows or play time need the calendar)."""
-    result = decide_json(preset(name), AGE_15, bj(at))
+    result = decide_json(request.getfixturevalue(name), AGE_15, bj(at))
     assert result["outcome"] == "allow"
     assert [w["code"] for w in result["warnings"]] == ["calendar_no_data"]  # type: ignore[attr-defined]
 
@@ -66,9 +83,9 @@ def test_a_day_with_calendar_data_is_known() -> None:
     assert (result["outcome"], result["day_type"], result["calendar_known"]) == ("allow", "holiday", True)
 
 
-def test_nppa_2019_uses_the_working_day_limit_on_an_unknown_holiday() -> None:
-    """2027-10-01 (a Friday, National Day in fact) is judged a working day: 90 minutes, not 180."""
-    decision = decide(preset("nppa-2019"), AGE_15, bj("2027-10-01 10:00:00"), played=5400)
+def test_nppa_2019_uses_the_working_day_limit_on_an_unknown_holiday(weekday_2019: CompiledPolicy) -> None:
+    """With weekday_rule, 2027-10-01 (a Friday, National Day in fact) is a working day: 90 minutes."""
+    decision = decide(weekday_2019, AGE_15, bj("2027-10-01 10:00:00"), played=5400)
     assert decision.reason is Reason.DAILY_PLAY_LIMIT
 
 

@@ -50,10 +50,10 @@ PLAY_TIME = [
     ("nppa-2021", "15", "2026-10-01 20:30:00", 3600, "deny", None, [], "2026-10-02T20:00:00+08:00"),
     ("nppa-2021", "15", "2026-10-01 20:00:00", 1, "allow", 3599, [], None),
     # minor-mode-2024: 1 hour under 16, 2 hours at 16-17
-    ("minor-mode-2024", "15", "2026-11-23 10:00:00", 3600, "deny", None, [], "2026-11-24T06:00:00+08:00"),
+    ("minor-mode-2024", "15", "2026-11-23 10:00:00", 3600, "deny", None, [], "2026-11-24T08:00:00+08:00"),
     ("minor-mode-2024", "17", "2026-11-23 10:00:00", 3600, "allow", 3600, [], None),
     ("minor-mode-2024", "17", "2026-11-23 10:00:00", 7199, "allow", 1, [60], None),
-    ("minor-mode-2024", "17", "2026-11-23 10:00:00", 7200, "deny", None, [], "2026-11-24T06:00:00+08:00"),
+    ("minor-mode-2024", "17", "2026-11-23 10:00:00", 7200, "deny", None, [], "2026-11-24T08:00:00+08:00"),
     # adults have no limit
     ("nppa-2019", "adult", "2026-11-23 10:00:00", 86400, "allow", None, [], None),
 ]
@@ -95,7 +95,9 @@ def test_daily_limit_deny_names_the_18th_birthday_when_it_comes_first() -> None:
 
 def test_warnings_follow_the_policys_thresholds(tmp_path_factory: pytest.TempPathFactory) -> None:
     """With warn_before_minutes [30, 5] the warning comes at 30 minutes left, then at 5."""
-    body = "extends: nppa-2019\ngame:\n  play_time:\n    warn_before_minutes: [30, 5]\n"
+    body = (
+        'extends: nppa-2019\ngame:\n  guest: {mode: "off"}\n  play_time:\n    warn_before_minutes: [30, 5]\n'
+    )
     cp = custom(tmp_path_factory.mktemp("warn"), "warn-30-5", body)
     assert [w.threshold_seconds for w in decide(cp, AGE_15, MONDAY_10, played=5400 - 1801).warnings] == []
     assert [w.threshold_seconds for w in decide(cp, AGE_15, MONDAY_10, played=5400 - 1800).warnings] == [1800]

@@ -51,7 +51,8 @@ def test_purchase_caps_allow_exactly_the_cap_and_refuse_one_fen_over(
     assert decision.remaining_budget_fen == budget
     if outcome == "deny":
         assert decision.rule == "purchase"
-        assert decision.legal_basis == preset("nppa-2019").policy.spec.purchase.legal_basis
+        situation = "unverified" if who == "unverified" else reason
+        assert decision.legal_basis == preset("nppa-2019").policy.spec.purchase.basis(situation)
 
 
 def test_a_single_cap_deny_has_no_allowed_again_at() -> None:
@@ -86,7 +87,11 @@ def test_a_monthly_cap_deny_is_lifted_at_the_first_of_the_next_month_beijing_tim
 @pytest.fixture(scope="module")
 def report_only(tmp_path_factory: pytest.TempPathFactory) -> CompiledPolicy:
     directory = tmp_path_factory.mktemp("report-only")
-    return custom(directory, "caps-report-only", "extends: nppa-2019\npurchase: {mode: report_only}\n")
+    body = (
+        'extends: nppa-2019\ngame: {guest: {mode: "off"}}\npurchase:\n  mode: report_only\n'
+        "  looser_than_law: {reason: a trial of the caps before they refuse anyone}\n"
+    )
+    return custom(directory, "caps-report-only", body)
 
 
 def test_report_only_purchase_over_the_single_cap_is_allowed_and_reported(

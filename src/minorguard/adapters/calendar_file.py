@@ -51,7 +51,6 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -60,6 +59,7 @@ from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from minorguard.errors import PolicyError, Problem
+from minorguard.policy.yamlsafe import YamlRefused, check_structure, read_text
 from minorguard.types import DayInfo, DayType
 
 __all__ = ["HolidayBlock", "MakeupWorkday", "OverrideYear", "load_override_file"]
@@ -175,15 +175,13 @@ class _Checker:
 
     def parse(self) -> Any:
         try:
-            text = Path(self.file).read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            self.add((0, 0), "", f"not UTF-8 text: {exc.reason} at byte {exc.start}")
-            return None
+            text = read_text(self.file)
+            check_structure(text)
+            return _yaml().load(text)
         except OSError as exc:
             self.add((0, 0), "", f"cannot read the file: {exc.strerror or exc}")
-            return None
-        try:
-            return _yaml().load(text)
+        except YamlRefused as exc:
+            self.add((exc.line - 1, exc.column - 1), "", exc.message)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             message = f"not valid YAML: {exc.problem}"

@@ -10,8 +10,8 @@ Sources:
 
 - the `chinesecalendar` package (PyPI), transcribing the State Council's annual notices
   (国务院办公厅关于YYYY年部分节假日安排的通知), 2004-2026 at version 1.11;
-- the 全国年节及纪念日放假办法 (State Council decree 270, 1999; revised by decrees 513 (2007), 644
-  (2013) and 795 (2024)) for which days of a block are the statutory days themselves;
+- the 全国年节及纪念日放假办法 for which days of a block are the statutory days themselves
+  (`minorguard.adapters.statutory`, with the lunar calendar);
 - operator override files (`minorguard.adapters.calendar_file`) for later years or corrections.
 
 Day types (`minorguard.types.DayType`):
@@ -53,6 +53,7 @@ from typing import Final
 import chinese_calendar
 
 from minorguard.adapters.calendar_file import OverrideYear, load_override_file
+from minorguard.adapters.statutory import statutory_days
 from minorguard.errors import PolicyError, Problem
 from minorguard.types import DayInfo, DayType
 
@@ -60,71 +61,11 @@ __all__ = ["PACKAGE_SOURCE", "StatutoryCalendar", "load_override_file"]
 
 PACKAGE_SOURCE: Final = f"chinesecalendar {chinese_calendar.__version__}"
 
-_NAMES = chinese_calendar.Holiday  # the package's festival names, so both sources name days alike
 _ONE_DAY = dt.timedelta(days=1)
 _CACHE_LIMIT = 50_000  # > every covered day; bounds memory if callers ask about arbitrary dates
 
-# Gregorian dates of the lunar festivals (春节 = 正月初一, 端午 = 五月初五, 中秋 = 八月十五). Each one lies
-# in the package block of that festival (tested), which is how this table was checked. A newer package
-# covering a later year still loads without an entry here: that year's lunar festival days are then
-# HOLIDAY but not flagged statutory (the cautious side) until the table grows; a test fails meanwhile.
-_LUNAR_NEW_YEAR: Final = {
-    2004: (1, 22), 2005: (2, 9), 2006: (1, 29), 2007: (2, 18), 2008: (2, 7), 2009: (1, 26),
-    2010: (2, 14), 2011: (2, 3), 2012: (1, 23), 2013: (2, 10), 2014: (1, 31), 2015: (2, 19),
-    2016: (2, 8), 2017: (1, 28), 2018: (2, 16), 2019: (2, 5), 2020: (1, 25), 2021: (2, 12),
-    2022: (2, 1), 2023: (1, 22), 2024: (2, 10), 2025: (1, 29), 2026: (2, 17),
-}  # fmt: skip
-_DRAGON_BOAT: Final = {
-    2008: (6, 8), 2009: (5, 28), 2010: (6, 16), 2011: (6, 6), 2012: (6, 23), 2013: (6, 12),
-    2014: (6, 2), 2015: (6, 20), 2016: (6, 9), 2017: (5, 30), 2018: (6, 18), 2019: (6, 7),
-    2020: (6, 25), 2021: (6, 14), 2022: (6, 3), 2023: (6, 22), 2024: (6, 10), 2025: (5, 31),
-    2026: (6, 19),
-}  # fmt: skip
-_MID_AUTUMN: Final = {
-    2008: (9, 14), 2009: (10, 3), 2010: (9, 22), 2011: (9, 12), 2012: (9, 30), 2013: (9, 19),
-    2014: (9, 8), 2015: (9, 27), 2016: (9, 15), 2017: (10, 4), 2018: (9, 24), 2019: (9, 13),
-    2020: (10, 1), 2021: (9, 21), 2022: (9, 10), 2023: (9, 29), 2024: (9, 17), 2025: (10, 6),
-    2026: (9, 25),
-}  # fmt: skip
-
-# One-off statutory day: 国务院关于中国人民抗日战争暨世界反法西斯战争胜利70周年纪念日调休放假的通知 (2015).
-_SPECIAL_STATUTORY: Final = {dt.date(2015, 9, 3): "Anti-Fascist 70th Day"}
-# Days off the notices name but chinesecalendar 1.11 omits (same notice: "9月3日至5日调休放假").
+# Days off the notices name but chinesecalendar 1.11 omits (notice of 2015-05-13: "9月3日至5日调休放假").
 _PACKAGE_OMISSIONS: Final = {dt.date(2015, 9, 5): "Anti-Fascist 70th Day"}
-
-
-def _statutory_days(year: int) -> dict[dt.date, str]:
-    """The statutory days of `year` under the version of the 全国年节及纪念日放假办法 then in force:
-    1999 (decree 270): New Year 1, Spring Festival 3 (初一-初三), Labour Day 3, National Day 3;
-    2008 (decree 513): Spring Festival 除夕-初二, Labour Day 1, plus Qingming, Dragon Boat, Mid-Autumn;
-    2014 (decree 644): Spring Festival 初一-初三; 2025 (decree 795): Spring Festival 除夕-初三 and
-    Labour Day 2, 13 days a year."""
-    days: dict[dt.date, str] = {dt.date(year, 1, 1): _NAMES.new_years_day.value}
-    if year in _LUNAR_NEW_YEAR:
-        new_year = dt.date(year, *_LUNAR_NEW_YEAR[year])
-        first, count = (0, 3) if year < 2008 or 2014 <= year < 2025 else (-1, 3 if year < 2014 else 4)
-        for offset in range(first, first + count):
-            days[new_year + offset * _ONE_DAY] = _NAMES.spring_festival.value
-    labour_days = 3 if year < 2008 else 1 if year < 2025 else 2
-    for day in range(1, labour_days + 1):
-        days[dt.date(year, 5, day)] = _NAMES.labour_day.value
-    if year >= 2008:
-        days[_qingming(year)] = _NAMES.tomb_sweeping_day.value
-    if year >= 2008 and year in _DRAGON_BOAT:
-        days[dt.date(year, *_DRAGON_BOAT[year])] = _NAMES.dragon_boat_festival.value
-    if year >= 2008 and year in _MID_AUTUMN:
-        days.setdefault(dt.date(year, *_MID_AUTUMN[year]), _NAMES.mid_autumn_festival.value)
-    for day in range(1, 4):
-        days[dt.date(year, 10, day)] = _NAMES.national_day.value  # wins over a Mid-Autumn on Oct 1-3
-    days.update({d: name for d, name in _SPECIAL_STATUTORY.items() if d.year == year})
-    return days
-
-
-def _qingming(year: int) -> dt.date:
-    """清明 is a solar term; the package computes solar terms (with its table of corrections)."""
-    terms = chinese_calendar.get_solar_terms(dt.date(year, 4, 1), dt.date(year, 4, 30))
-    qingming: dt.date = next(day for day, name in terms if name == "清明")
-    return qingming
 
 
 def _fill_enclosed_weekends(days_off: dict[dt.date, str]) -> None:
@@ -145,7 +86,7 @@ def _package_years() -> Mapping[int, Mapping[dt.date, DayInfo]]:
     years = range(min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year + 1)
     statutory: dict[dt.date, str] = {}
     for year in years:
-        statutory.update(_statutory_days(year))
+        statutory.update(statutory_days(year))
     days_off = {**dict(chinese_calendar.holidays), **_PACKAGE_OMISSIONS}
     for day, name in statutory.items():
         days_off.setdefault(day, name)
@@ -191,11 +132,15 @@ def _load_overrides(paths: Sequence[str | os.PathLike[str]]) -> list[OverrideYea
 class StatutoryCalendar:
     """Day types from the `chinesecalendar` package, with override files replacing or adding years.
 
-    `day_info` never raises: a date without data gets the weekday rule and `known=False`. Results are
-    cached per date, so after the first call for a date an answer is one dict lookup.
+    `day_info` never raises: a date without data gets `known=False` and the weekday rule; with
+    `provisional`, the statutory days the decree and the lunar calendar give for its year are holidays
+    (still `known=False`: the notice's days in lieu and make-up days are missing). Results are cached
+    per date, so after the first call for a date an answer is one dict lookup.
     """
 
-    def __init__(self, override_files: Sequence[str | os.PathLike[str]] = ()) -> None:
+    def __init__(
+        self, override_files: Sequence[str | os.PathLike[str]] = (), *, provisional: bool = False
+    ) -> None:
         if isinstance(override_files, str | os.PathLike):
             raise TypeError("override_files is a sequence of paths; put a single path in a list")
         years: dict[int, Mapping[dt.date, DayInfo]] = dict(_package_years())
@@ -205,6 +150,7 @@ class StatutoryCalendar:
             sources[override.year] = override.file
         self._years = years
         self._sources = sources
+        self._provisional = provisional
         self._cache: dict[dt.date, DayInfo] = {}
 
     def day_info(self, date: dt.date) -> DayInfo:
@@ -220,8 +166,15 @@ class StatutoryCalendar:
     def _lookup(self, date: dt.date) -> DayInfo:
         special = self._years.get(date.year)
         if special is None:
+            name = statutory_days(date.year).get(date) if self._provisional else None
+            if name is not None:  # the decree's day, without the notice's days in lieu and make-up days
+                return DayInfo(date, DayType.HOLIDAY, True, name, known=False)
             return _weekday_rule(date, known=False)
         return special.get(date) or _weekday_rule(date, known=True)
+
+    def is_provisional(self, date: dt.date) -> bool:
+        """True when `date` has no official data and its statutory days are computed (provisional)."""
+        return self._provisional and date.year not in self._years
 
     @property
     def first_covered_date(self) -> dt.date:

@@ -29,6 +29,7 @@ import jwt
 from minorguard.adapters.jwks import JwksKeyStore, JwksUnavailableError, KeyMismatchError, load_public_key
 from minorguard.adapters.nppa_pi import birthdate_from_pi
 from minorguard.errors import IdentityError, IdentityProblem
+from minorguard.rules.birthdate import birthdate_problem
 from minorguard.types import Subject
 
 if TYPE_CHECKING:
@@ -341,9 +342,9 @@ def _birthdate(claims: Mapping[str, Any], config: IdentityConfig, at: float) -> 
     birthdate = stated or from_pi
     if birthdate is None:
         raise IdentityError(IdentityProblem.BAD_CLAIMS, "a verified token must carry a birth date or pi")
-    # One day of slack: the token's date may be in a zone ahead of UTC.
-    if birthdate > dt.datetime.fromtimestamp(at, dt.UTC).date() + dt.timedelta(days=1):
-        raise IdentityError(IdentityProblem.BAD_CLAIMS, "the birth date is in the future")
+    problem = birthdate_problem(birthdate, at)  # the same rule as `policy explain` (rules/birthdate.py)
+    if problem is not None:
+        raise IdentityError(IdentityProblem.BAD_CLAIMS, problem)
     return birthdate
 
 

@@ -33,6 +33,7 @@ from minorguard.gate.passes import AdultPasses, cached_adult
 from minorguard.gate.reload import PolicyReloader
 from minorguard.gate.verdicts import Door, Style, Verdict, decided, not_enforced, refused
 from minorguard.metrics import Metrics
+from minorguard.policy.schema import MissingCalendarData
 from minorguard.types import Activity, Decision, Facts, Subject
 from minorguard.web import messages
 from minorguard.web.body import BodyTooLarge, json_object
@@ -79,7 +80,7 @@ class Screened(NamedTuple):
     activity: Activity
     subject: Subject | None
     auth: bytes | None
-    query: str
+    query: str | None  # the query of a request target that carried one; else the Inquiry's
     started: float
 
 
@@ -113,9 +114,7 @@ class Gate:
 
     async def check(self, door: Door, inquiry: Inquiry) -> Verdict:
         """The whole check: `screen`, then `complete` when the fast paths did not answer."""
-        screened = self.screen(
-            door, inquiry.method, inquiry.target, inquiry.headers, inquiry.query, inquiry.given
-        )
+        screened = self.screen(door, inquiry.method, inquiry.target, inquiry.headers, inquiry.given)
         if isinstance(screened, Verdict):
             return screened
         return await self.complete(door, inquiry, screened)
@@ -126,7 +125,6 @@ class Gate:
         method: str,
         target: str,
         headers: list[tuple[bytes, bytes]],
-        query: str = "",
         given: Facts | None = None,
     ) -> Verdict | Screened:
         """The fast paths, without an await or an allocation a door would have to make: the route
@@ -134,14 +132,14 @@ class Gate:
         token's adult. A Verdict answers the request; Screened is what `complete` goes on from. The
         middleware calls this first and builds its Inquiry (and body reader) only for the rest."""
         style = door.style
+        query = None
         if given is None:
             path = target
             if not door.decoded:
                 try:
-                    path, in_target = split_target(path)
+                    path, query = split_target(path)
                 except UnsafePath as exc:
                     return self._refused(door, headers, 400, messages.BAD_PATH, str(exc))
-                query = query if in_target is None else in_target
             match = self.routes.judged(method, path, decoded=door.decoded)
             if match is None:
                 return self._not_enforced[style]
@@ -170,7 +168,8 @@ class Gate:
 
     async def complete(self, door: Door, inquiry: Inquiry, screened: Screened) -> Verdict:
         """Identity (unless cached), the facts, the engine, the record and the report."""
-        what, activity, subject, auth, query, started = screened
+        what, activity, subject, auth, in_target, started = screened
+        query = inquiry.query if in_target is None else in_target
         engine = self.engine
         if subject is None:
             identified = await identify(self.verifier, bearer(auth), self.metrics)
@@ -308,13 +307,31 @@ class Gate:
         )
 
     def refresh_gauges(self) -> None:
-        """The policy in force and the days of holiday data left, for a scrape."""
-        if self.metrics is None:
-            return
+        """The policy in force, for a scrape."""
+        if self.metrics is not None:
+            cp = self.engine.policy
+            self.metrics.set_policy(cp.name, cp.policy.revision)
+
+    def watch_calendar(self) -> None:
+        """The calendar gauges and acknowledged rules are computed at each scrape from the policy in
+        force (a hot reload may bring new override files; the date moves on): never frozen at start."""
+        if self.metrics is not None:
+            self.metrics.watch(self._days_left, self._provisional_today, self._looser)
+
+    def _days_left(self) -> float:
         cp = self.engine.policy
-        self.metrics.set_policy(cp.name, cp.policy.revision)
-        if cp.coverage is not None:
-            self.metrics.calendar_days_left.set(cp.coverage(cp.instant(self.engine.clock()).date))
+        return 0 if cp.coverage is None else cp.coverage(cp.instant(self.engine.clock()).date)
+
+    def _provisional_today(self) -> float:
+        cp = self.engine.policy
+        info = cp.day(cp.instant(self.engine.clock()).date)
+        return float(
+            not info.known and cp.policy.spec.calendar.missing_data is MissingCalendarData.PROVISIONAL
+        )
+
+    def _looser(self) -> tuple[str, tuple[str, ...]]:
+        policy = self.engine.policy.policy
+        return policy.name, policy.looser_rules
 
     async def settle(self, reservation: str, action: str) -> SettleResult | None:
         """Commit, release or refund the reservation a decision handed out ("<user key>.<store id>"),

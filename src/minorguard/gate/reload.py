@@ -91,6 +91,10 @@ class PolicyReloader:
             LOG.error("policy reload failed: %s", exc)
             self._count("error")
             return False
+        except Exception:  # a loader bug must never take the last good policy (or the request) with it
+            LOG.exception("policy reload failed unexpectedly: keeping %s", engine.policy.name)
+            self._count("error")
+            return False
         engine.policy = compiled
         LOG.info("policy reloaded: %s (revision %s)", compiled.name, compiled.policy.revision)
         self._count("success")

@@ -16,9 +16,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from minorguard.errors import PolicyError, Problem
+from minorguard.policy.floorcheck import ACKNOWLEDGE, Acknowledged, check_floor
 from minorguard.policy.presets import PRESET_NAMES, preset_path
 from minorguard.policy.schema import PolicyFile
 from minorguard.policy.yamlfile import Document, Mark, Path_, dotted, load_document
+from minorguard.policy.yamlsafe import YamlRefused, read_bounded
 
 MAX_EXTENDS_DEPTH = 4
 
@@ -32,6 +34,12 @@ class Policy:
     spec: PolicyFile
     sources: tuple[str, ...]  # the file, then the presets it extends
     calendar_files: tuple[Path, ...]  # override files, resolved against the file that named them
+    claims: tuple[str, ...] = ()  # the presets in the chain: the documents whose numbers it keeps
+    acknowledged: tuple[Acknowledged, ...] = ()  # rules looser than the law, by the file's own word
+
+    @property
+    def looser_rules(self) -> tuple[str, ...]:
+        return tuple(a.rule for a in self.acknowledged)
 
 
 def load_policy(source: str | Path) -> Policy:
@@ -40,19 +48,29 @@ def load_policy(source: str | Path) -> Policy:
     path = Path(source)
     if not path.exists() and str(source) in PRESET_NAMES:
         path = preset_path(str(source))
+    elif not path.exists() and _looks_like_a_name(str(source)):
+        hint = _did_you_mean(str(source), PRESET_NAMES)
+        message = (
+            f"no such file, and no preset named {str(source)!r}{hint} (presets: {', '.join(PRESET_NAMES)})"
+        )
+        raise PolicyError([Problem(str(source), 1, 1, "", message)])
     problems: list[Problem] = []
     chain = _read_chain(path, problems)
     if not chain:
         raise PolicyError(_sorted(problems))
     merged: dict[str, Any] = {}
     origin: dict[Path_, Document] = {}
-    for doc in reversed(chain):  # the preset first, the file last: later values win
-        _merge(merged, doc.data, (), doc, origin)
-    merged.pop("extends", None)
     top = chain[0]
+    for doc in reversed(chain):  # the preset first, the file last: later values win
+        _merge(merged, doc.data, (), doc, origin, own=doc is top)
+    merged.pop("extends", None)
     merged["extends"] = top.data.get("extends")
     spec = _validate(merged, origin, top, problems)
     if problems or spec is None:
+        raise PolicyError(_sorted(problems))
+    claims = tuple(name for doc in chain for name in PRESET_NAMES if _same_file(doc.file, preset_path(name)))
+    acknowledged = check_floor(spec, claims, origin, top, problems)
+    if problems:
         raise PolicyError(_sorted(problems))
     base = path.parent
     calendar_files = tuple(
@@ -60,9 +78,27 @@ def load_policy(source: str | Path) -> Policy:
     )
     digest = hashlib.sha256(spec.model_dump_json(exclude={"description"}).encode())
     for file in calendar_files:  # an edited holiday override changes decisions, so it changes the revision
-        digest.update(file.read_bytes() if file.is_file() else b"(missing)")
+        digest.update(_contents(file))
     revision = digest.hexdigest()[:12]
-    return Policy(spec.name, revision, spec, tuple(d.file for d in chain), calendar_files)
+    return Policy(
+        spec.name, revision, spec, tuple(d.file for d in chain), calendar_files, claims, acknowledged
+    )
+
+
+def _same_file(file: str, preset: Path) -> bool:
+    """A preset given by name or by its repository path (the package's presets are a link to it)."""
+    return Path(file) == preset or Path(file).resolve() == preset.resolve()
+
+
+def _looks_like_a_name(source: str) -> bool:
+    return "/" not in source and "\\" not in source and not source.endswith((".yaml", ".yml"))
+
+
+def _contents(file: Path) -> bytes:
+    try:
+        return read_bounded(file)
+    except (OSError, YamlRefused):
+        return b"(unreadable)"  # the calendar loader reports why
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
@@ -122,12 +158,22 @@ def _parent(doc: Document, depth: int, seen: set[str], problems: list[Problem]) 
 
 
 def _merge(
-    into: dict[str, Any], data: dict[str, Any], path: Path_, doc: Document, origin: dict[Path_, Document]
+    into: dict[str, Any],
+    data: dict[str, Any],
+    path: Path_,
+    doc: Document,
+    origin: dict[Path_, Document],
+    *,
+    own: bool,
 ) -> None:
     for key, value in data.items():
         child = (*path, key)
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value, child, doc, origin)
+        if key == ACKNOWLEDGE and not own:
+            continue  # a preset's acknowledgement covers the preset, not the files built on it
+        if isinstance(value, dict) and (isinstance(into.get(key), dict) or not own):
+            if not isinstance(into.get(key), dict):
+                into[key] = {}  # merged key by key, so a preset's acknowledgements stay behind
+            _merge(into[key], value, child, doc, origin, own=own)
         else:
             into[key] = json.loads(json.dumps(value))  # a deep copy of plain data
         origin[child] = doc
@@ -192,6 +238,15 @@ def _friendly(error: Any) -> str:
         return f"must be {error['ctx']['ge']} or more (got {value!r})"
     if kind == "less_than_equal":
         return f"must be {error['ctx']['le']} or less (got {value!r})"
+    if kind == "string_too_short":
+        return f"write at least {error['ctx']['min_length']} characters (got {value!r})"
+    if kind == "string_too_long":
+        return f"write at most {error['ctx']['max_length']} characters (got {len(value)})"
+    if kind == "string_pattern_mismatch" and tuple(error["loc"]) == ("name",):
+        return (
+            "a name is lower-case letters, digits, '-', '_' or '.', starting with a letter or a digit "
+            f"(got {value!r})"
+        )
     message: str = error["msg"]
     return message.replace("Value error, ", "")
 

@@ -51,12 +51,36 @@ def _reject_numbers(value: object) -> object:
 
 
 Time = Annotated[str, BeforeValidator(_reject_numbers), AfterValidator(_check_hhmm)]
+
+# The neutral citations: what the statute itself says. Presets that implement a notice cite it instead.
+LAW_74 = (
+    "未成年人保护法 第七十四条; 未成年人网络保护条例 第四十四条"
+    " (Minors Protection Law Art 74; Regulations Art 44)"
+)
+LAW_75 = "未成年人保护法 第七十五条 (Minors Protection Law Art 75)"
+LS20 = "国家广播电视总局关于加强网络秀场直播和电商直播管理的通知 (NRTA notice on live streaming 2020)"
+LS22_1 = "关于规范网络直播打赏 加强未成年人保护的意见 第一条 (live-stream tipping opinions 2022 §1)"
 Fen = Annotated[int, Field(ge=0, description="money in fen (分): 5000 is ¥50.00")]
 Minutes = Annotated[int, Field(ge=0, le=1440)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_enum_values=False)
+
+
+class Acknowledgement(_Strict):
+    """A rule knowingly left looser than the law or than the notice its preset claims (policy/floor.py).
+    Only the policy file itself can acknowledge: what a preset acknowledges is not inherited. The
+    reason is shown by `policy check` and `policy info`, logged with every decision and exported as a
+    metric label, so an auditor sees it."""
+
+    reason: str = Field(min_length=10, description="why, who decided, and until when")
+
+
+Looser = Annotated[
+    Acknowledgement | None,
+    Field(description="acknowledge that this rule is looser than the law, with a reason"),
+]
 
 
 class BirthdayRule(StrEnum):
@@ -79,8 +103,14 @@ class CalendarMode(StrEnum):
 
 
 class MissingCalendarData(StrEnum):
-    WEEKDAY_RULE = "weekday_rule"  # judge the day by its weekday, warn and count the gap
-    DENY = "deny"  # no game service on a day the calendar cannot classify
+    """What a day without official holiday data is: `provisional` (the default) makes the statutory days
+    of its year holidays, computed from the decree and the lunar calendar, and judges other days by
+    their weekday, with a `calendar_provisional` warning; `weekday_rule` judges every such day by its
+    weekday, with a `calendar_no_data` warning; `deny` refuses minors game service that day."""
+
+    PROVISIONAL = "provisional"
+    WEEKDAY_RULE = "weekday_rule"
+    DENY = "deny"
 
 
 class DayName(StrEnum):
@@ -101,15 +131,16 @@ class MinorBand(StrEnum):
 
 
 class Identity(_Strict):
-    """Real-name verification (LAW Art 75 ¶2; N21 §2): who counts as verified is decided by the identity
-    provider's token; this says which law a deny for a missing verification cites."""
+    """Real-name verification (LAW Art 75 ¶2; N19 §1, N21 §2 where a preset implements them): who counts
+    as verified is decided by the identity provider's token; this says which law refusing play to an
+    unverified player cites."""
 
-    legal_basis: str = "未成年人保护法 第七十五条; 国新出发〔2021〕14号 第二条 (Art 75; NPPA notice 2021 §2)"
+    legal_basis: str = LAW_75
 
 
 class CalendarSettings(_Strict):
     mode: CalendarMode = CalendarMode.PRACTICE
-    missing_data: MissingCalendarData = MissingCalendarData.WEEKDAY_RULE
+    missing_data: MissingCalendarData = MissingCalendarData.PROVISIONAL
     override_files: list[str] = Field(default_factory=list, description="paths relative to this file")
 
 
@@ -117,9 +148,10 @@ class Curfew(_Strict):
     """No game service to minors between `start` and `end` (LAW Art 75: 22:00 to 08:00)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     start: Time = "22:00"
     end: Time = "08:00"
-    legal_basis: str = "未成年人保护法 第七十五条 (Minors Protection Law Art 75)"
+    legal_basis: str = LAW_75
 
     @model_validator(mode="after")
     def _not_empty(self) -> Curfew:
@@ -145,6 +177,7 @@ class PlayWindows(_Strict):
     """Minors may play only on `days`, only within `hours` (N21 §1: Fri/Sat/Sun and holidays, 20:00-21:00)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     days: list[DayName] = Field(default_factory=list)
     hours: list[Hours] = Field(default_factory=list)
     legal_basis: str = "国新出发〔2021〕14号 第一条 (NPPA notice 2021 §1)"
@@ -164,6 +197,7 @@ class PlayTime(_Strict):
     """Daily play time, counted on the server from heartbeats (N19 §2; G24)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     on_store_error: FailurePolicy = FailurePolicy.OPEN
     max_gap_seconds: int = Field(default=300, ge=10, le=3600)
     warn_before_minutes: list[Annotated[int, Field(ge=1, le=240)]] = Field(default_factory=lambda: [15, 1])
@@ -176,6 +210,7 @@ class Guest(_Strict):
     abolished by N21 §2)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     on_store_error: FailurePolicy = FailurePolicy.CLOSED
     minutes: int = Field(default=60, ge=1, le=1440)
     cooldown_days: int = Field(default=15, ge=1, le=366)
@@ -186,6 +221,7 @@ class Rating(_Strict):
     """Age-appropriateness ratings (LAW Art 75 ¶3; R23 Art 47): a game's minimum age."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     games: dict[str, Annotated[int, Field(ge=0, le=18)]] = Field(default_factory=dict)
     legal_basis: str = (
         "未成年人保护法 第七十五条; 未成年人网络保护条例 第四十七条 (Art 75; Regulations Art 47)"
@@ -211,16 +247,34 @@ class SpendCap(_Strict):
         return self
 
 
+class PurchaseBasis(_Strict):
+    """The citation of each purchase refusal: one reason may rest on different articles (an unverified
+    player's purchase on real identity, an under-8's on the caps)."""
+
+    unverified: str = LAW_75  # purchase_not_allowed for a player without a verified identity
+    purchase_not_allowed: str = LAW_74  # a band that may not pay at all (under 8 in N19 §3)
+    purchase_single_cap: str = LAW_74
+    purchase_monthly_cap: str = LAW_74
+
+
 class Purchase(_Strict):
     """In-game top-ups by minors (N19 §3): per-purchase and calendar-month caps by age band."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     on_store_error: FailurePolicy = FailurePolicy.CLOSED
     caps: dict[MinorBand, SpendCap] = Field(default_factory=dict)
     allow_unverified: bool = False
     reservation_ttl_seconds: int = Field(default=900, ge=10, le=86400)
     refund_restores_quota: bool = True
-    legal_basis: str = "国新出发〔2019〕34号 第三条 (NPPA notice 2019 §3)"
+    legal_basis: str | PurchaseBasis = Field(
+        default_factory=PurchaseBasis, description="one citation for every refusal, or one per reason"
+    )
+
+    def basis(self, reason: str) -> str:
+        """The citation of a refusal: `reason` is a field of PurchaseBasis."""
+        basis = self.legal_basis
+        return basis if isinstance(basis, str) else str(getattr(basis, reason))
 
 
 class PublisherRegistration(_Strict):
@@ -228,6 +282,7 @@ class PublisherRegistration(_Strict):
     verified identity and the guardian's consent; adults need a verified identity."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     min_age: int = Field(default=16, ge=0, le=18)
     consent_scope: str = Field(default="livestream_publisher", min_length=1)
     legal_basis: str = "未成年人保护法 第七十六条 (Minors Protection Law Art 76)"
@@ -239,18 +294,34 @@ class TipCaps(_Strict):
     monthly: Fen | None = None
 
 
+class TipBasis(_Strict):
+    """The citation of each tipping refusal: the ban on minors is LS22's, the rest LS20's."""
+
+    unverified: str = LS20  # identity_unverified: users without real-name registration may not tip
+    tip_minor: str = LS22_1
+    tip_per_tip_cap: str = LS20
+    tip_daily_cap: str = LS20
+    tip_monthly_cap: str = LS20
+
+
 class Tip(_Strict):
     """Tipping streamers: banned for minors and unverified users (LS22 §1; LS20); adults within
     platform-set per-tip, daily and monthly caps, with a warning at half of a limit (LS20)."""
 
     mode: Mode = Mode.OFF
+    looser_than_law: Looser = None
     on_store_error: FailurePolicy = FailurePolicy.CLOSED
     adult_caps: TipCaps = Field(default_factory=TipCaps)
     warn_at_percent: int = Field(default=50, ge=1, le=100)
     reservation_ttl_seconds: int = Field(default=900, ge=10, le=86400)
-    legal_basis: str = (
-        "关于规范网络直播打赏 加强未成年人保护的意见 第一条 (live-stream tipping opinions 2022 §1)"
+    legal_basis: str | TipBasis = Field(
+        default_factory=TipBasis, description="one citation for every refusal, or one per reason"
     )
+
+    def basis(self, reason: str) -> str:
+        """The citation of a refusal: `reason` is a field of TipBasis."""
+        basis = self.legal_basis
+        return basis if isinstance(basis, str) else str(getattr(basis, reason))
 
 
 class PolicyFile(_Strict):

@@ -16,10 +16,11 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import ScalarString
 
 from minorguard.errors import Problem
+from minorguard.policy.yamlsafe import YamlRefused, check_characters, check_structure, read_text
 
 Path_ = tuple[str | int, ...]
 _BARE_TIME = re.compile(r"^\d{1,2}:\d{2}$")
@@ -64,21 +65,32 @@ def _yaml() -> YAML:
 
 
 def load_document(file: Path | str, text: str | None = None) -> Document:
-    """Parse one YAML file. Syntax errors become problems (never exceptions); `data` is then None."""
+    """Parse one YAML file. Every problem, a hostile file's included, becomes a located Problem
+    (never an exception); `data` is then None."""
     name = str(file)
     doc = Document(name, None)
     try:
-        source = Path(file).read_text(encoding="utf-8") if text is None else text
-    except (OSError, UnicodeDecodeError) as exc:
+        if text is None:
+            source = read_text(file)
+        else:
+            check_characters(text)
+            source = text
+        check_structure(source)
+        raw = _yaml().load(source)
+    except OSError as exc:
         doc.problems.append(Problem(name, 1, 1, "", f"cannot read the file: {exc}"))
         return doc
-    try:
-        raw = _yaml().load(source)
+    except YamlRefused as exc:
+        doc.problems.append(Problem(name, exc.line, exc.column, "", exc.message))
+        return doc
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         doc.problems.append(Problem(name, line, col, "", f"not valid YAML: {message}"))
+        return doc
+    except (YAMLError, ValueError) as exc:  # e.g. an impossible date 2026-02-30 in a case file
+        doc.problems.append(Problem(name, 1, 1, "", f"not valid YAML: {exc}"))
         return doc
     doc.value_marks[()] = Mark(name, 1, 1)
     doc.data = _plain(raw, (), doc)

@@ -7,12 +7,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from minorguard.counters import GuestResult
+from minorguard.rules.birthdate import birthdate_problem
 from minorguard.rules.compiled import CompiledPolicy, Instant
 from minorguard.rules.game import GuestCheck, PlayCheck, check_game, finish_guest, finish_play
 from minorguard.rules.livestream import check_publisher
 from minorguard.rules.person import Person
 from minorguard.rules.spending import SpendCheck, check_purchase, check_tip, finish_spend, simulate_reserve
-from minorguard.types import Activity, Decision, Facts, Subject
+from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
 
 StatefulCheck = PlayCheck | GuestCheck | SpendCheck
 
@@ -49,7 +50,14 @@ class KnownUsage:
 def explain(
     cp: CompiledPolicy, subject: Subject, facts: Facts, at: dt.datetime | float, usage: KnownUsage
 ) -> Decision:
-    """The decision for `subject` at `at` given `usage`, with no store involved."""
+    """The decision for `subject` at `at` given `usage`, with no store involved. A birth date no token
+    could carry gets the token's answer, identity_invalid."""
+    epoch = at.timestamp() if isinstance(at, dt.datetime) else at
+    problem = None if subject.birthdate is None else birthdate_problem(subject.birthdate, epoch)
+    if problem is not None:
+        return Decision(
+            Outcome.DENY, Reason.IDENTITY_INVALID, AgeBand.UNVERIFIED, rule="identity", detail=problem
+        )
     result = evaluate(cp, subject, facts, at)
     if isinstance(result, Decision):
         return result

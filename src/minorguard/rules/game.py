@@ -10,12 +10,24 @@ import datetime as dt
 from dataclasses import dataclass
 
 from minorguard.counters import GuestResult
+from minorguard.policy.schema import MissingCalendarData
 from minorguard.rules.age import ADULT_AGE
 from minorguard.rules.compiled import CompiledPolicy, Instant
 from minorguard.rules.outcome import Findings, finding
 from minorguard.rules.person import Person
 from minorguard.rules.schedule import containing
-from minorguard.types import AgeBand, Decision, Facts, FailurePolicy, Mode, Reason, Warning, WarningCode
+from minorguard.types import (
+    AgeBand,
+    DayInfo,
+    DayType,
+    Decision,
+    Facts,
+    FailurePolicy,
+    Mode,
+    Reason,
+    Warning,
+    WarningCode,
+)
 
 SCAN_DAYS = 400  # how far ahead "allowed again at" looks before it gives up (a year and a bit)
 
@@ -257,8 +269,7 @@ def _schedule(cp: CompiledPolicy, person: Person, now: Instant, found: Findings)
                     f"the holiday calendar has no data for {info.date}",
                 )
             )
-        note = f"no holiday data for {info.date}: judged as a {info.day_type.value}"
-        found.notes.append(Warning(WarningCode.CALENDAR_NO_DATA, note))
+        found.notes.append(_calendar_note(cp, info))
     curfew = spec.game.curfew
     if schedule.curfew is not None and containing(schedule.curfew, now.second) is None:
         again = _again(
@@ -294,6 +305,21 @@ def _schedule(cp: CompiledPolicy, person: Person, now: Instant, found: Findings)
             ),
         )
     return None
+
+
+def _calendar_note(cp: CompiledPolicy, info: DayInfo) -> Warning:
+    if cp.policy.spec.calendar.missing_data is MissingCalendarData.PROVISIONAL:
+        what = (
+            f"a statutory holiday ({info.name})" if info.day_type is DayType.HOLIDAY else info.day_type.value
+        )
+        note = (
+            f"no official holiday schedule for {info.date.year} yet: {info.date} is provisionally {what} "
+            "(the decree and the lunar calendar; days in lieu and make-up days are unknown)"
+        )
+        return Warning(WarningCode.CALENDAR_PROVISIONAL, note)
+    return Warning(
+        WarningCode.CALENDAR_NO_DATA, f"no holiday data for {info.date}: judged as a {info.day_type.value}"
+    )
 
 
 def _window_remaining(cp: CompiledPolicy, now: Instant) -> int | None:

@@ -33,6 +33,7 @@ class Findings:
             legal_basis=finding.legal_basis,
             allowed_again_at=finding.allowed_again_at,
             detail=finding.detail,
+            warnings=tuple(self.notes),  # a refusal on a provisional or unknown calendar day says so
             report_only=tuple(self.report_only),
         )
 

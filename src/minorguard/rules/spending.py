@@ -9,6 +9,7 @@ Decision. Money is integer fen throughout.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from minorguard.counters import Bucket, BucketTotals, ReserveResult, SpendDenial, SpendKind
@@ -46,7 +47,8 @@ class SpendCheck:
     on_store_error: FailurePolicy
     reservation_ttl: int
     rule: str
-    legal_basis: str
+    legal_basis: str  # what a refusal for an unavailable store cites: the rule's period cap
+    basis: Callable[[str], str]  # the citation of a reason (PurchaseBasis / TipBasis field names)
     warn_at_percent: int | None
     again: dict[str, dt.datetime]  # bucket period -> when it rolls over
 
@@ -66,7 +68,7 @@ def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instan
                 finding(
                     Reason.PURCHASE_NOT_ALLOWED,
                     "purchase",
-                    rule.legal_basis,
+                    rule.basis("unverified"),
                     rule.mode,
                     "payments need a verified identity",
                 ),
@@ -82,7 +84,7 @@ def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instan
             finding(
                 Reason.PURCHASE_NOT_ALLOWED,
                 "purchase",
-                rule.legal_basis,
+                rule.basis("purchase_not_allowed"),
                 rule.mode,
                 "no paid services at this age",
                 person.turns(8),
@@ -95,7 +97,7 @@ def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instan
             finding(
                 Reason.PURCHASE_SINGLE_CAP,
                 "purchase",
-                rule.legal_basis,
+                rule.basis("purchase_single_cap"),
                 rule.mode,
                 f"one purchase may be at most {cap.single} fen",
             ),
@@ -117,7 +119,8 @@ def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instan
         rule.on_store_error,
         rule.reservation_ttl_seconds,
         "purchase",
-        rule.legal_basis,
+        rule.basis("purchase_monthly_cap"),
+        rule.basis,
         None,
         {month: month_end.at},
     )
@@ -136,7 +139,7 @@ def check_tip(cp: CompiledPolicy, person: Person, facts: Facts, now: Instant) ->
                 finding(
                     Reason.IDENTITY_UNVERIFIED,
                     "livestream_tip",
-                    rule.legal_basis,
+                    rule.basis("unverified"),
                     rule.mode,
                     "tipping needs a verified identity",
                 ),
@@ -149,7 +152,7 @@ def check_tip(cp: CompiledPolicy, person: Person, facts: Facts, now: Instant) ->
             finding(
                 Reason.TIP_MINOR,
                 "livestream_tip",
-                rule.legal_basis,
+                rule.basis("tip_minor"),
                 rule.mode,
                 "minors may not tip",
                 person.turns(ADULT_AGE),
@@ -163,7 +166,7 @@ def check_tip(cp: CompiledPolicy, person: Person, facts: Facts, now: Instant) ->
             finding(
                 Reason.TIP_PER_TIP_CAP,
                 "livestream_tip",
-                rule.legal_basis,
+                rule.basis("tip_per_tip_cap"),
                 rule.mode,
                 f"one tip may be at most {caps.per_tip} fen",
             ),
@@ -191,7 +194,8 @@ def check_tip(cp: CompiledPolicy, person: Person, facts: Facts, now: Instant) ->
         rule.on_store_error,
         rule.reservation_ttl_seconds,
         "livestream_tip",
-        rule.legal_basis,
+        rule.basis("tip_monthly_cap" if caps.monthly is not None else "tip_daily_cap"),
+        rule.basis,
         rule.warn_at_percent,
         {day: day_end.at, month: month_end.at},
     )
@@ -230,7 +234,8 @@ def simulate_reserve(check: SpendCheck, spent: dict[str, int]) -> ReserveResult:
 def _denial(check: SpendCheck, result: ReserveResult) -> Finding:
     if result.denial is SpendDenial.SINGLE_CAP:
         reason = Reason.PURCHASE_SINGLE_CAP if check.kind is SpendKind.PURCHASE else Reason.TIP_PER_TIP_CAP
-        return finding(reason, check.rule, check.legal_basis, check.mode, "over the single-payment cap")
+        basis = check.basis(reason.value)
+        return finding(reason, check.rule, basis, check.mode, "over the single-payment cap")
     index = 0 if result.denial is SpendDenial.DAILY_CAP or len(check.buckets) == 1 else 1
     bucket = check.buckets[index]
     return _over(check, bucket.period, check.caps[index] or 0)
@@ -246,7 +251,7 @@ def _over(check: SpendCheck, period: str, cap: int) -> Finding:
     return finding(
         reason,
         check.rule,
-        check.legal_basis,
+        check.basis(reason.value),
         check.mode,
         f"this would pass the {what}'s cap of {cap} fen",
         check.again.get(period),

@@ -116,9 +116,12 @@ def serve(config: str, *, host: str, port: int, workers: int, start_at: dt.datet
 
 
 def check_port_free(host: str, port: int) -> None:
-    """Raise PortInUseError when `host:port` cannot be bound by a socket that shares no port."""
+    """Raise PortInUseError when something listens on `host:port`. SO_REUSEADDR lets the probe bind
+    over connections still in TIME_WAIT (a sidecar restarted at once), never over a listener; without
+    SO_REUSEPORT it cannot share a port with a granian listener either."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

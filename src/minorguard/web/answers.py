@@ -70,6 +70,8 @@ def deny_headers(decision: Decision, now: float) -> list[tuple[bytes, bytes]]:
     headers = [(b"minorguard-reason", decision.reason.value.encode())]
     if decision.rule:
         headers.append((b"minorguard-rule", decision.rule.encode()))
+    if decision.warnings:  # e.g. calendar_provisional: a refusal on a day judged without official data
+        headers.append((b"minorguard-warning", ", ".join(w.code.value for w in decision.warnings).encode()))
     retry = retry_after(decision.allowed_again_at, now)
     if decision.allowed_again_at is not None:
         headers.append((b"minorguard-allowed-again-at", decision.allowed_again_at.isoformat().encode()))
