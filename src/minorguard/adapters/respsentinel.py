@@ -11,10 +11,11 @@ several times its CPU per call).
   from a demoted master) marks the address stale: the Sentinels are asked again in the background,
   at most once per `_REASK_AFTER` seconds after the last question ended, and calls go to the new
   master once they name it. During a failover calls fail meanwhile, and the store's failure policy
-  decides, as with redis-py. A replaced master's client is closed with the client (`aclose`): calls
-  may still be finishing on it.
-- The Sentinels are asked without credentials (as redis-py's `Sentinel` without `sentinel_kwargs`);
-  `username`, `password` and `db` are the master's.
+  decides, as with redis-py. A replaced master's client is not closed at once (calls
+  may still be finishing on it: it is retired (`LeanRedis.retire`), its connections closing as soon as
+  their last replies are read.
+- The Sentinels are asked with their own credentials (`sentinels_options`: Sentinel's `requirepass`, or an
+  ACL user there), the master with `options` and `db`; TLS, when on, is used for both.
 
 Nothing connects before the first call.
 """
@@ -48,19 +49,24 @@ class LeanSentinel:
         *,
         db: int = 0,
         options: ServerOptions = DEFAULT_OPTIONS,
+        sentinels_options: ServerOptions | None = None,
     ) -> None:
-        """`options` and `db` are the master's; the Sentinels get its timeouts alone."""
+        """`options` and `db` are the master's; `sentinels_options` the Sentinels' (default: the
+        master's timeouts and TLS, no credentials)."""
         if not sentinels:
             raise ValueError("give at least one Sentinel")
         self.service = service
-        timeouts = ServerOptions(connect_timeout=options.connect_timeout, stall_timeout=options.stall_timeout)
-        self._sentinels = [timeouts.client(host, port) for host, port in sentinels]
+        if sentinels_options is None:
+            sentinels_options = ServerOptions(
+                connect_timeout=options.connect_timeout, stall_timeout=options.stall_timeout, tls=options.tls
+            )
+        self._sentinels = [sentinels_options.client(host, port) for host, port in sentinels]
         self._options, self._db = options, db
         self._master: LeanRedis | None = None
         self._stale = True
         self._asking = SharedRefresh(self._ask, every=_REASK_AFTER, what="asking the Sentinels")
         self._failed: Address | None = None  # the master whose failure marked the address stale
-        self._retired: list[LeanRedis] = []  # replaced masters' clients
+        self._retired: list[LeanRedis] = []  # replaced masters' clients, closing as their calls end
 
     def __repr__(self) -> str:
         return f"<LeanSentinel {self.service} master={self._master!r}>"
@@ -95,6 +101,12 @@ class LeanSentinel:
         """For `RedisCounterStore`: find the master, unless it is known."""
         await self._current(NEVER)
         return self
+
+    def open_connections(self) -> int:
+        """Connections open now: to the master, to masters replaced but still answering, to Sentinels."""
+        self._retired = [client for client in self._retired if client.open_connections()]
+        clients = [*self._sentinels, *self._retired, *([self._master] if self._master is not None else [])]
+        return sum(client.open_connections() for client in clients)
 
     async def aclose(self) -> None:
         """Close every connection; a question under way stops (its waiters get a ConnectionError)."""
@@ -170,5 +182,6 @@ class LeanSentinel:
         if current is None or (current.host, current.port) != address:
             self._master = self._options.client(address[0], address[1], self._db)
             if current is not None:
+                current.retire()
                 self._retired.append(current)
         self._stale, self._failed = False, None
