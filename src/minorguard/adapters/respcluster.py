@@ -117,7 +117,7 @@ class LeanCluster:
                     await self._fetching.join(task, deadline)
             node = asking or self._slots[slot]
             if node is None:
-                self._stale = True
+                self._refetch()
                 raise rx.ClusterDownError(f"no master serves slot {slot}")
             try:
                 return await node.script_until(sha, script, keys, args, deadline, asking=asking is not None)
@@ -130,18 +130,23 @@ class LeanCluster:
                 asking = self._node(ask.host or node.host, ask.port)
             except rx.TryAgainError:
                 if asyncio.get_running_loop().time() + _TRYAGAIN_PAUSE >= deadline:
-                    self._stale = True
+                    self._refetch()
                     raise
                 await asyncio.sleep(_TRYAGAIN_PAUSE)
             except rx.ClusterDownError:
-                self._stale = True  # a failover under way: the next map names the promoted replica
+                self._refetch()  # a failover under way: the next map names the promoted replica
                 raise
             except (rx.ConnectionError, rx.TimeoutError, TimeoutError):
                 # a dead or silent master may have failed over: ask the cluster again
                 self._failed.add((node.host, node.port))
-                self._stale = True
+                self._refetch()
                 raise
         raise rx.ClusterError(f"more than {_MAX_REDIRECTS} redirections for slot {slot}")
+
+    def _refetch(self) -> None:
+        """Fetch the map again, starting now: the next call should not go where this one failed."""
+        self._stale = True
+        self._fetching.start()
 
     def open_connections(self) -> int:
         """Connections open now, to every node this client knows or retired lately."""

@@ -14,6 +14,9 @@ several times its CPU per call).
   decides, as with redis-py. A replaced master's client is not closed at once (calls
   may still be finishing on it: it is retired (`LeanRedis.retire`), its connections closing as soon as
   their last replies are read.
+- While calls succeed the Sentinels are still asked again, in the background, once per
+  `_RECHECK_EVERY`: after a manual failover (SENTINEL FAILOVER) the old master goes on taking writes
+  for seconds until Sentinel demotes it, and those writes are lost when it resyncs from the new one.
 - The Sentinels are asked with their own credentials (`sentinels_options`: Sentinel's `requirepass`, or an
   ACL user there), the master with `options` and `db`; TLS, when on, is used for both.
 
@@ -36,6 +39,7 @@ from minorguard.adapters.respwire import NEVER, Arg
 __all__ = ["LeanSentinel"]
 
 _REASK_AFTER: Final = 0.1  # seconds between questions a failing master triggers
+_RECHECK_EVERY: Final = 1.0  # seconds between questions while the master answers
 Address = tuple[str, int]
 
 
@@ -67,6 +71,7 @@ class LeanSentinel:
         self._asking = SharedRefresh(self._ask, every=_REASK_AFTER, what="asking the Sentinels")
         self._failed: Address | None = None  # the master whose failure marked the address stale
         self._retired: list[LeanRedis] = []  # replaced masters' clients, closing as their calls end
+        self._recheck_at = NEVER  # on the loop's clock: when to ask again, though nothing failed
 
     def __repr__(self) -> str:
         return f"<LeanSentinel {self.service} master={self._master!r}>"
@@ -124,6 +129,9 @@ class LeanSentinel:
             task = self._asking.start()
             if self._master is None:
                 await self._asking.join(task, deadline)
+        elif (now := asyncio.get_running_loop().time()) >= self._recheck_at:
+            self._recheck_at = now + _RECHECK_EVERY
+            self._asking.start()
         if self._master is None:
             raise rx.ConnectionError(f"no Sentinel names a master for {self.service!r}")
         return self._master
@@ -145,6 +153,7 @@ class LeanSentinel:
         self._stale = True
         if master is not None:
             self._failed = (master.host, master.port)
+        self._asking.start()  # now: the next call should not go where this one failed
 
     async def _ask(self) -> None:
         """Ask the Sentinels in turn for the master: the first that names one other than the master
@@ -185,3 +194,4 @@ class LeanSentinel:
                 current.retire()
                 self._retired.append(current)
         self._stale, self._failed = False, None
+        self._recheck_at = asyncio.get_running_loop().time() + _RECHECK_EVERY
