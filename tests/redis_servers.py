@@ -224,8 +224,13 @@ class RedisClusterServers:
             wait_until(lambda n=node: self._settled(n), f"cluster state ok on {node.port}")
         for master, replica in zip(self.nodes, self.replicas, strict=False):
             replica.call("CLUSTER", "REPLICATE", master.call("CLUSTER", "MYID"))
-        for replica in self.replicas:
-            wait_until(lambda r=replica: r.info("replication").get("master_link_status") == "up", "replica")
+        # online on the master's side: after a diskless sync the master streams writes only once the
+        # replica's first REPLCONF ACK came (up to a second later); a master killed before that takes
+        # every write since with it
+        for master in self.nodes[: len(self.replicas)]:
+            wait_until(
+                lambda m=master: m.info("replication").get("slave0", {}).get("state") == "online", "replica"
+            )
         return self
 
     def _settled(self, node: RedisServer) -> bool:

@@ -60,6 +60,7 @@ async def test_a_cluster_master_killed_mid_load_fails_over_to_its_replica(tmp_pa
 
             async def kill() -> float:
                 await asyncio.sleep(0.5)
+                assert victim.call("WAIT", 1, 2_000) == 1  # the warm-up's writes are on the replica
                 victim.stop(kill=True)
                 return time.monotonic()
 
