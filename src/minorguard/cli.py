@@ -1,4 +1,5 @@
-"""The `minorguard` command line: check, explain and test policies; show the holiday calendar."""
+"""The `minorguard` command line: check, explain and test policies and deployment configs; run the demo
+and the sidecar; show the holiday calendar."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from minorguard import version_line
 from minorguard.adapters.calendars import StatutoryCalendar
+from minorguard.clihelp import document
+from minorguard.configcli import add_config_commands
 from minorguard.errors import MinorguardError, PolicyError
 from minorguard.explain import compile_policy, decision_json, run_cases
 from minorguard.nppa_cli import add_nppa_commands
@@ -22,7 +26,7 @@ from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
 from minorguard.types import Activity, Facts, Subject
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # clihelp.EXIT_CODES
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,6 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.run(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
@@ -44,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minorguard", description=__doc__)
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(metavar="COMMAND")
     policy = commands.add_parser("policy", help="check, explain and test policy files").add_subparsers(
         metavar="ACTION"
@@ -90,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--policy", metavar="FILE_OR_PRESET", help="use its calendar override files")
     show.add_argument("--today", metavar="YYYY-MM-DD", help="count data left from this day (default: today)")
     show.set_defaults(run=_calendar_show)
+    add_config_commands(commands)
+    document(parser)
     return parser
 
 
