@@ -33,12 +33,19 @@ class JsonFormatter(logging.Formatter):
         head = {"ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name}
         if record.name == DECISIONS and isinstance(record.msg, str) and not record.args:
             text = record.msg
-            if text.startswith("{") and "\n" not in text:  # decisionlog's json.dumps: embed, not re-encode
+            if text.startswith("{") and "\n" not in text and _is_object(text):  # decisionlog's line
                 return json.dumps(head, ensure_ascii=False)[:-1] + f', "decision": {text}}}'
         event: dict[str, Any] = {**head, "message": record.getMessage()}
         if record.exc_info:
             event["exception"] = self.formatException(record.exc_info)
         return json.dumps(event, ensure_ascii=False, default=str)
+
+
+def _is_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def formatter(fmt: LogFormat) -> logging.Formatter:

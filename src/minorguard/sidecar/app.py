@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import Receive, Scope, Send
 
+from minorguard import __version__
 from minorguard.errors import StoreError
+from minorguard.metricsshare import exposition
 from minorguard.middleware.body import BodyTooLarge, read_body
 from minorguard.sidecar import doors, identity
 from minorguard.sidecar.http import Request, json_answer, problem_answer, send_answer
@@ -146,7 +148,7 @@ class SidecarApp:
 
     async def _metrics(self, request: Request) -> None:
         self.guard.refresh_gauges(self.guard.engine.clock())
-        body = generate_latest(self.registry)
+        body = exposition(self.registry)  # with several workers, all of them (metricsshare.py)
         await request.send(
             {
                 "type": "http.response.start",
@@ -171,6 +173,7 @@ class SidecarApp:
                 {
                     "name": policy.name,
                     "revision": policy.revision,
+                    "minorguard_version": __version__,
                     "sources": [str(s) for s in policy.sources],
                     "effective": policy.spec.model_dump(mode="json"),
                 },
