@@ -185,18 +185,38 @@ class RedisClusterServers:
     """Three masters (`nodes`), all 16384 slots shared out; with `replicas`, one replica each
     (`replicas[i]` replicates `nodes[i]`), promoted ~1-2 s after its master dies."""
 
-    def __init__(self, workdir: Path, masters: int = 3, *, replicas: bool = False) -> None:
+    def __init__(
+        self, workdir: Path, masters: int = 3, *, replicas: bool = False, tls: Certificates | None = None
+    ) -> None:
         timeout = "1000" if replicas else "2000"
         args = ("--cluster-enabled", "yes", "--cluster-node-timeout", timeout)
         # a replica takes over whatever its link's age (a test kills masters that just wrote)
         args += ("--cluster-replica-validity-factor", "0", "--repl-diskless-sync-delay", "0")
-        self.nodes = [RedisServer(workdir, args=args) for _ in range(masters)]
-        self.replicas = [RedisServer(workdir, args=args) for _ in range(masters if replicas else 0)]
+        if tls is not None:  # TLS for clients, the cluster bus and replication; plain `port` for the test
+            args += (
+                "--tls-cluster",
+                "yes",
+                "--tls-replication",
+                "yes",
+                "--tls-cert-file",
+                str(tls.server_cert),
+            )
+            args += ("--tls-key-file", str(tls.server_key), "--tls-ca-cert-file", str(tls.ca))
+        self.tls = tls
+        count = masters + (masters if replicas else 0)
+        servers = [RedisServer(workdir, args=(*args, *self._tls_port(tls))) for _ in range(count)]
+        self.nodes, self.replicas = servers[:masters], servers[masters:]
+
+    @staticmethod
+    def _tls_port(tls: Certificates | None) -> tuple[str, ...]:
+        return _tls_port(tls, cluster_bus=True)
 
     @classmethod
     @contextlib.contextmanager
-    def launch(cls, workdir: Path, *, replicas: bool = False) -> Iterator[RedisClusterServers]:
-        cluster = cls(workdir, replicas=replicas)
+    def launch(
+        cls, workdir: Path, *, replicas: bool = False, tls: Certificates | None = None
+    ) -> Iterator[RedisClusterServers]:
+        cluster = cls(workdir, replicas=replicas, tls=tls)
         try:
             yield cluster.start()
         finally:
@@ -204,6 +224,10 @@ class RedisClusterServers:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:  # the TLS ports, with the CA and the client certificate
+            pem = self.tls
+            query = f"ssl_ca_certs={pem.ca}&ssl_certfile={pem.client_cert}&ssl_keyfile={pem.client_key}"
+            return "rediss+cluster://" + ",".join(f"{HOST}:{n.tls_port}" for n in self.nodes) + f"?{query}"
         return "redis+cluster://" + ",".join(f"{HOST}:{n.port}" for n in self.nodes)
 
     @property
@@ -218,8 +242,8 @@ class RedisClusterServers:
         for i, node in enumerate(self.nodes):
             last = 16383 if i == len(self.nodes) - 1 else (i + 1) * share - 1
             node.call("CLUSTER", "ADDSLOTSRANGE", i * share, last)
-        for node in self.everyone[1:]:
-            self.nodes[0].call("CLUSTER", "MEET", HOST, node.port)
+        for node in self.everyone[1:]:  # with TLS the bus is the TLS port's: meet there
+            self.nodes[0].call("CLUSTER", "MEET", HOST, node.tls_port if self.tls else node.port)
         for node in self.everyone:
             wait_until(lambda n=node: self._settled(n), f"cluster state ok on {node.port}")
         for master, replica in zip(self.nodes, self.replicas, strict=False):
@@ -255,6 +279,11 @@ class RedisClusterServers:
         return {k: ttl for n in self.nodes for k, ttl in n.keys(pattern).items()}
 
 
+def _tls_port(tls: Certificates | None, *, cluster_bus: bool = False) -> tuple[str, ...]:
+    """`--tls-port` on a free port when `tls` is given (its bus port free too for a cluster node)."""
+    return () if tls is None else ("--tls-port", str(free_port(cluster_bus=cluster_bus)))
+
+
 class SentinelGroup:
     """A master, one replica and one sentinel (quorum 1) that fails over ~1 s after the master dies.
     With `auth`, the data nodes take the password `data_password` and the Sentinel its own,
@@ -263,21 +292,37 @@ class SentinelGroup:
     data_password = "data:pass@1"  # no space: redis-server takes it on its command line
     sentinel_password = "sentinel pass@2"
 
-    def __init__(self, workdir: Path, *, auth: bool = False) -> None:
-        self.auth = auth
+    def __init__(self, workdir: Path, *, auth: bool = False, tls: Certificates | None = None) -> None:
+        self.auth, self.tls = auth, tls
         secret = ("--requirepass", self.data_password, "--masterauth", self.data_password) if auth else ()
-        self.master = RedisServer(workdir, args=("--repl-diskless-sync-delay", "0", *secret))
-        self.replica = RedisServer(workdir, args=("--replicaof", HOST, str(self.master.port), *secret))
-        self.sentinel = RedisServer(workdir)
+        files: tuple[str, ...] = ()
+        if tls is not None:  # TLS for clients and replication; the plain ports stay for the test's calls
+            files = ("--tls-cert-file", str(tls.server_cert), "--tls-key-file", str(tls.server_key))
+            files += ("--tls-ca-cert-file", str(tls.ca), "--tls-replication", "yes")
+        self.master = RedisServer(
+            workdir, args=("--repl-diskless-sync-delay", "0", *secret, *files, *_tls_port(tls))
+        )
+        master_port = self.master.tls_port or self.master.port
+        self.replica = RedisServer(
+            workdir, args=("--replicaof", HOST, str(master_port), *secret, *files, *_tls_port(tls))
+        )
+        self.sentinel = RedisServer(workdir, args=_tls_port(tls))
         conf = self.sentinel.dir / "sentinel.conf"
         lines = [
             f"port {self.sentinel.port}",
             f"bind {HOST}",
             f"dir {self.sentinel.dir}",
-            f"sentinel monitor {SERVICE} {HOST} {self.master.port} 1",
+            f"sentinel monitor {SERVICE} {HOST} {master_port} 1",
             f"sentinel down-after-milliseconds {SERVICE} 1000",
             f"sentinel failover-timeout {SERVICE} 3000",
         ]
+        if tls is not None:
+            lines += [f"tls-port {self.sentinel.tls_port}", "tls-replication yes"]
+            lines += [
+                f"tls-cert-file {tls.server_cert}",
+                f"tls-key-file {tls.server_key}",
+                f"tls-ca-cert-file {tls.ca}",
+            ]
         if auth:
             lines += [f'sentinel auth-pass {SERVICE} "{self.data_password}"']
             lines += [f'requirepass "{self.sentinel_password}"']
@@ -287,8 +332,10 @@ class SentinelGroup:
 
     @classmethod
     @contextlib.contextmanager
-    def launch(cls, workdir: Path, *, auth: bool = False) -> Iterator[SentinelGroup]:
-        group = cls(workdir, auth=auth)
+    def launch(
+        cls, workdir: Path, *, auth: bool = False, tls: Certificates | None = None
+    ) -> Iterator[SentinelGroup]:
+        group = cls(workdir, auth=auth, tls=tls)
         try:
             yield group.start()
         finally:
@@ -296,6 +343,10 @@ class SentinelGroup:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:  # the Sentinel's TLS port, with the CA and the client certificate
+            pem = self.tls
+            query = f"ssl_ca_certs={pem.ca}&ssl_certfile={pem.client_cert}&ssl_keyfile={pem.client_key}"
+            return f"rediss+sentinel://{HOST}:{self.sentinel.tls_port}/{SERVICE}?{query}"
         base = f"{HOST}:{self.sentinel.port}/{SERVICE}"
         if not self.auth:
             return f"redis+sentinel://{base}"
@@ -311,7 +362,7 @@ class SentinelGroup:
 
     def _replica_known(self) -> bool:
         replicas = self.sentinel.call("SENTINEL", "REPLICAS", SERVICE)
-        return f"{self.replica.port}" in str(replicas)
+        return f"{self.replica.tls_port or self.replica.port}" in str(replicas)
 
     def master_port(self) -> int:
         return int(self.sentinel.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)[1])

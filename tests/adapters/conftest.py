@@ -1,8 +1,8 @@
 """Store fixtures: real Redis servers for the session (started on first use), and `store`, one
 contract suite's worth of stores: memory, and every Redis URL form through the project's client (one
-Redis with an ACL user, the same over TLS with a client certificate, a Redis Cluster, a master behind
-Sentinels that take a password), plus redis-py's client under the same store as the reference
-implementation."""
+Redis with an ACL user; the same over TLS with a client certificate; a Redis Cluster, and one over TLS;
+a master behind Sentinels that take a password, and one over TLS), plus redis-py's client under the
+same store as the reference implementation."""
 
 from __future__ import annotations
 
@@ -57,6 +57,27 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 
 @pytest.fixture(scope="session")
+def redis_tls_cluster(
+    tmp_path_factory: pytest.TempPathFactory, certificates: Certificates
+) -> Iterator[RedisClusterServers]:
+    """A 3-master cluster that speaks TLS to clients (a client certificate required), on its bus and
+    for replication."""
+    fail_without("redis-server")
+    with RedisClusterServers.launch(tmp_path_factory.mktemp("tls-cluster"), tls=certificates) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_tls_sentinel(
+    tmp_path_factory: pytest.TempPathFactory, certificates: Certificates
+) -> Iterator[SentinelGroup]:
+    """Sentinel, master and replica over TLS (a client certificate required), replication too."""
+    fail_without("redis-server", "redis-sentinel")
+    with SentinelGroup.launch(tmp_path_factory.mktemp("tls-sentinel"), tls=certificates) as group:
+        yield group
+
+
+@pytest.fixture(scope="session")
 def redis_tls(tmp_path_factory: pytest.TempPathFactory, certificates: Certificates) -> Iterator[RedisServer]:
     """A Redis that takes TLS connections with a client certificate only (`tls-auth-clients yes`)."""
     fail_without("redis-server")
@@ -81,7 +102,9 @@ STORES = [
     pytest.param("redis", id="redis", marks=pytest.mark.redis),  # an ACL user
     pytest.param("rediss", id="rediss", marks=pytest.mark.redis),  # TLS, client certificate
     pytest.param("cluster", id="cluster", marks=pytest.mark.redis),
+    pytest.param("tls-cluster", id="rediss+cluster", marks=pytest.mark.redis),
     pytest.param("sentinel", id="sentinel", marks=pytest.mark.redis),  # Sentinel auth
+    pytest.param("tls-sentinel", id="rediss+sentinel", marks=pytest.mark.redis),
     pytest.param("redis-py", id="redis-py", marks=pytest.mark.redis),  # the reference client
 ]
 _SERVERS = {
@@ -89,7 +112,9 @@ _SERVERS = {
     "redis-py": "redis_single",
     "rediss": "redis_tls",
     "cluster": "redis_cluster",
+    "tls-cluster": "redis_tls_cluster",
     "sentinel": "redis_sentinel",
+    "tls-sentinel": "redis_tls_sentinel",
 }
 
 

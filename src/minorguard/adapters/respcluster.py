@@ -14,9 +14,10 @@ Every store script touches one hash-tagged key, so a call goes to the master of 
   the new master once, after ASKING on the same connection; the map is left as it is.
 - A master that cannot be reached or does not answer in time, or CLUSTERDOWN (the cluster lost a
   master and has not promoted its replica yet): the call fails (the store's failure policy decides)
-  and the map is fetched again in the background, so a promoted replica is found.
-- TRYAGAIN (a slot mid-migration): sent again after `_TRYAGAIN_PAUSE` while the call's deadline
-  allows; else it fails as CLUSTERDOWN does, the map fetched again.
+  and a fetch of the map starts at once, in the background, so a promoted replica is found.
+- TRYAGAIN (multi-key commands on a slot mid-migration; the store's single-key scripts never get it):
+  sent again after `_TRYAGAIN_PAUSE` while the call's deadline allows; else it fails as CLUSTERDOWN
+  does.
 - At most `_MAX_REDIRECTS` redirections per call, as redis-py.
 - The nodes a new map no longer names (a failed master, a node removed) are retired: their
   connections close once their last replies are read, so nodes come and go without connections

@@ -8,17 +8,16 @@ several times its CPU per call).
   Sentinel names another. The first calls wait for it (within their own deadlines); concurrent callers
   share one question.
 - A call that fails for want of the master (connection lost or refused, no answer in time, READONLY
-  from a demoted master) marks the address stale: the Sentinels are asked again in the background,
-  at most once per `_REASK_AFTER` seconds after the last question ended, and calls go to the new
-  master once they name it. During a failover calls fail meanwhile, and the store's failure policy
-  decides, as with redis-py. A replaced master's client is not closed at once (calls
-  may still be finishing on it: it is retired (`LeanRedis.retire`), its connections closing as soon as
-  their last replies are read.
+  from a demoted master) marks the address stale: the Sentinels are asked again at once, in the
+  background (at most once per `_REASK_AFTER` seconds), and calls go to the new master once they name
+  it. During a failover calls fail meanwhile, and the store's failure policy decides. A replaced
+  master's client is retired (`LeanRedis.retire`) rather than closed, since calls may still be
+  finishing on it: its connections close as soon as their last replies are read.
 - While calls succeed the Sentinels are still asked again, in the background, once per
   `_RECHECK_EVERY`: after a manual failover (SENTINEL FAILOVER) the old master goes on taking writes
   for seconds until Sentinel demotes it, and those writes are lost when it resyncs from the new one.
-- The Sentinels are asked with their own credentials (`sentinels_options`: Sentinel's `requirepass`, or an
-  ACL user there), the master with `options` and `db`; TLS, when on, is used for both.
+- The Sentinels are asked with their own credentials (`sentinels_options`: Sentinel's `requirepass`,
+  or an ACL user there), the master with `options` and `db`; TLS, when on, is used for both.
 
 Nothing connects before the first call.
 """
