@@ -64,6 +64,15 @@ class Outcomes:
         """Seconds from `since` to the last failure (0 with none)."""
         return max((at - since for at, _ in self.failures), default=0.0)
 
+    def summary(self, since: float) -> str:
+        """One line for the log of a run (pytest -s shows it)."""
+        kinds = ", ".join(sorted(kind.value for kind in self.kinds())) or "none"
+        return (
+            f"{len(self.successes)} calls answered, {len(self.failures)} failed ({kinds}); errors until "
+            f"{self.error_window(since):.2f} s after the fault; {self.games_failed_open} games failed open, "
+            f"{self.purchases_denied_closed} purchases denied closed; {self.committed} fen committed"
+        )
+
     def healthy_since(self) -> float:
         """How long calls have succeeded without a failure in between (loop clock)."""
         last_failure = max((at for at, _ in self.failures), default=0.0)

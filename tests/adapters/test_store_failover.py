@@ -73,6 +73,7 @@ async def test_a_cluster_master_killed_mid_load_fails_over_to_its_replica(tmp_pa
             connections = client.open_connections()
             masters = {(node.host, node.port) for node in client._slots if node is not None}
             await store.close()
+        print("cluster master killed:", outcomes.summary(killed_at))
         assert outcomes.failures, "the kill was never noticed"
         assert outcomes.kinds() <= {Kind.CONNECTION, Kind.TIMEOUT}
         assert outcomes.error_window(killed_at) < FAILOVER_WINDOW
@@ -168,6 +169,7 @@ async def test_a_sentinel_failover_with_sentinel_auth_under_load(tmp_path: Path)
         finally:
             outcomes = load.outcomes
             await store.close()
+        print("sentinel master killed:", outcomes.summary(killed_at))
         assert outcomes.failures
         assert outcomes.kinds() <= {Kind.CONNECTION, Kind.TIMEOUT}
         assert outcomes.error_window(killed_at) < FAILOVER_WINDOW
