@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The minorguard sidecar image (docs/operations.md: build, push, run).
 #
-#   docker build -t registry.example.com/minorguard:0.1.0 .
+#   docker build -t registry.example.com/minorguard:0.2.0 .
 #
 # Base image: pinned by exact tag, not by digest, because this repository is built where the registry
 # cannot be reached to resolve one. Where it can, pin the digest too (docker buildx imagetools inspect
@@ -12,7 +12,7 @@
 FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 # src/minorguard/presets is a symlink to ../../policies: the presets ship in the wheel from there
 COPY policies ./policies
 COPY src ./src
@@ -24,9 +24,12 @@ RUN pip wheel ".[all]" --wheel-dir /wheels \
 
 # --- final: the venv on the same base; no compilers, no pip, no build files -----------------------
 FROM python:3.11.11-slim-bookworm
+# the release inside (minorguard.__version__; tests/helm/test_image.py keeps them equal)
+ARG MINORGUARD_VERSION=0.2.0
 LABEL org.opencontainers.image.title="minorguard" \
       org.opencontainers.image.description="Request-time enforcement of the PRC Law on the Protection of Minors (Arts 74-76): the sidecar" \
-      org.opencontainers.image.licenses="Apache-2.0"
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${MINORGUARD_VERSION}"
 # Read-only root filesystem friendly: no .pyc written at run time (compiled above), temporary files
 # and HOME in /tmp (an emptyDir in the chart).
 ENV PATH=/opt/venv/bin:$PATH \

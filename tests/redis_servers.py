@@ -1,5 +1,7 @@
-"""Real Redis servers for tests: one instance, a 3-master Redis Cluster, and a master with a replica
-watched by Sentinel. Each runs redis-server from PATH on free loopback ports, in its own directory.
+"""Real Redis servers for tests: one instance (optionally with TLS, certificates made by the test), a
+Redis Cluster of 3 masters (optionally each with a replica), and a master with a replica watched by
+Sentinel (optionally with passwords on all three). Each runs redis-server from PATH on free loopback
+ports, in its own directory.
 
     with RedisServer.launch(tmp_path) as server:
         store = open_store(server.url)
@@ -11,14 +13,18 @@ here starts at import time.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import ipaddress
 import random
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import quote
 
 import redis
 
@@ -84,8 +90,23 @@ class RedisServer:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.args = args
         self.password = args[args.index("--requirepass") + 1] if "--requirepass" in args else None
+        self.tls_port = int(args[args.index("--tls-port") + 1]) if "--tls-port" in args else None
         self.sentinel_conf: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def with_tls(cls, workdir: Path, pem: Certificates, *, clients_need_certificates: bool = True) -> Self:
+        """A server that takes TLS on `tls_port` (and plain connections on `port`, for the test's own
+        calls), with the server certificate of `pem`."""
+        args: tuple[str, ...] = ("--tls-port", str(free_port()), "--tls-cert-file", str(pem.server_cert))
+        args += ("--tls-key-file", str(pem.server_key), "--tls-ca-cert-file", str(pem.ca))
+        args += ("--tls-auth-clients", "yes" if clients_need_certificates else "no")
+        return cls(workdir, args=args)
+
+    def tls_url(self, pem: Certificates, *, db: int = 0) -> str:
+        """rediss:// with the CA and the client certificate of `pem`."""
+        query = f"ssl_ca_certs={pem.ca}&ssl_certfile={pem.client_cert}&ssl_keyfile={pem.client_key}"
+        return f"rediss://{HOST}:{self.tls_port}/{db}?{query}"
 
     @classmethod
     @contextlib.contextmanager
@@ -140,6 +161,11 @@ class RedisServer:
         with self._client() as client:
             return client.info(section)  # type: ignore[no-any-return]
 
+    def clients(self) -> list[dict[str, str]]:
+        """CLIENT LIST of the normal connections, each as a dict (name, addr, ...)."""
+        listed = self.call("CLIENT", "LIST", "TYPE", "normal")
+        return [dict(f.split("=", 1) for f in line.split(" ") if "=" in f) for line in listed.splitlines()]
+
     def _client(self, db: int = 0) -> redis.Redis:
         return redis.Redis(
             host=HOST, port=self.port, db=db, password=self.password, socket_timeout=2, decode_responses=True
@@ -156,16 +182,41 @@ class RedisServer:
 
 
 class RedisClusterServers:
-    """Three masters, all 16384 slots shared out, no replicas."""
+    """Three masters (`nodes`), all 16384 slots shared out; with `replicas`, one replica each
+    (`replicas[i]` replicates `nodes[i]`), promoted ~1-2 s after its master dies."""
 
-    def __init__(self, workdir: Path, masters: int = 3) -> None:
-        args = ("--cluster-enabled", "yes", "--cluster-node-timeout", "2000")
-        self.nodes = [RedisServer(workdir, args=args) for _ in range(masters)]
+    def __init__(
+        self, workdir: Path, masters: int = 3, *, replicas: bool = False, tls: Certificates | None = None
+    ) -> None:
+        timeout = "1000" if replicas else "2000"
+        args = ("--cluster-enabled", "yes", "--cluster-node-timeout", timeout)
+        # a replica takes over whatever its link's age (a test kills masters that just wrote)
+        args += ("--cluster-replica-validity-factor", "0", "--repl-diskless-sync-delay", "0")
+        if tls is not None:  # TLS for clients, the cluster bus and replication; plain `port` for the test
+            args += (
+                "--tls-cluster",
+                "yes",
+                "--tls-replication",
+                "yes",
+                "--tls-cert-file",
+                str(tls.server_cert),
+            )
+            args += ("--tls-key-file", str(tls.server_key), "--tls-ca-cert-file", str(tls.ca))
+        self.tls = tls
+        count = masters + (masters if replicas else 0)
+        servers = [RedisServer(workdir, args=(*args, *self._tls_port(tls))) for _ in range(count)]
+        self.nodes, self.replicas = servers[:masters], servers[masters:]
+
+    @staticmethod
+    def _tls_port(tls: Certificates | None) -> tuple[str, ...]:
+        return _tls_port(tls, cluster_bus=True)
 
     @classmethod
     @contextlib.contextmanager
-    def launch(cls, workdir: Path) -> Iterator[RedisClusterServers]:
-        cluster = cls(workdir)
+    def launch(
+        cls, workdir: Path, *, replicas: bool = False, tls: Certificates | None = None
+    ) -> Iterator[RedisClusterServers]:
+        cluster = cls(workdir, replicas=replicas, tls=tls)
         try:
             yield cluster.start()
         finally:
@@ -173,29 +224,52 @@ class RedisClusterServers:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:  # the TLS ports, with the CA and the client certificate
+            pem = self.tls
+            query = f"ssl_ca_certs={pem.ca}&ssl_certfile={pem.client_cert}&ssl_keyfile={pem.client_key}"
+            return "rediss+cluster://" + ",".join(f"{HOST}:{n.tls_port}" for n in self.nodes) + f"?{query}"
         return "redis+cluster://" + ",".join(f"{HOST}:{n.port}" for n in self.nodes)
 
+    @property
+    def everyone(self) -> list[RedisServer]:
+        return [*self.nodes, *self.replicas]
+
     def start(self) -> RedisClusterServers:
-        for node in self.nodes:
+        for node in self.everyone:
             node.args += ("--cluster-config-file", str(node.dir / "nodes.conf"))
             node.start()
         share = 16384 // len(self.nodes)
         for i, node in enumerate(self.nodes):
             last = 16383 if i == len(self.nodes) - 1 else (i + 1) * share - 1
             node.call("CLUSTER", "ADDSLOTSRANGE", i * share, last)
-        for node in self.nodes[1:]:
-            self.nodes[0].call("CLUSTER", "MEET", HOST, node.port)
-        for node in self.nodes:
+        for node in self.everyone[1:]:  # with TLS the bus is the TLS port's: meet there
+            self.nodes[0].call("CLUSTER", "MEET", HOST, node.tls_port if self.tls else node.port)
+        for node in self.everyone:
             wait_until(lambda n=node: self._settled(n), f"cluster state ok on {node.port}")
+        for master, replica in zip(self.nodes, self.replicas, strict=False):
+            replica.call("CLUSTER", "REPLICATE", master.call("CLUSTER", "MYID"))
+        # online on the master's side: after a diskless sync the master streams writes only once the
+        # replica's first REPLCONF ACK came (up to a second later); a master killed before that takes
+        # every write since with it
+        for master in self.nodes[: len(self.replicas)]:
+            wait_until(
+                lambda m=master: m.info("replication").get("slave0", {}).get("state") == "online", "replica"
+            )
         return self
 
     def _settled(self, node: RedisServer) -> bool:
         info = node.call("CLUSTER", "INFO")
-        want = ("cluster_state:ok", f"cluster_known_nodes:{len(self.nodes)}", "cluster_slots_ok:16384")
+        want = ("cluster_state:ok", f"cluster_known_nodes:{len(self.everyone)}", "cluster_slots_ok:16384")
         return all(w in info for w in want)
 
+    def masters(self) -> list[RedisServer]:
+        """The servers that are masters now (a promoted replica among them), by a live node's map."""
+        live = next(n for n in self.everyone if n.process is not None)
+        ports = {int(entry[2][1]) for entry in live.call("CLUSTER", "SLOTS")}
+        return [n for n in self.everyone if n.port in ports]
+
     def stop(self) -> None:
-        for node in self.nodes:
+        for node in self.everyone:
             node.stop()
 
     def keys_without_ttl(self) -> list[str]:
@@ -205,26 +279,63 @@ class RedisClusterServers:
         return {k: ttl for n in self.nodes for k, ttl in n.keys(pattern).items()}
 
 
-class SentinelGroup:
-    """A master, one replica and one sentinel (quorum 1) that fails over ~1 s after the master dies."""
+def _tls_port(tls: Certificates | None, *, cluster_bus: bool = False) -> tuple[str, ...]:
+    """`--tls-port` on a free port when `tls` is given (its bus port free too for a cluster node)."""
+    return () if tls is None else ("--tls-port", str(free_port(cluster_bus=cluster_bus)))
 
-    def __init__(self, workdir: Path) -> None:
-        self.master = RedisServer(workdir, args=("--repl-diskless-sync-delay", "0"))
-        self.replica = RedisServer(workdir, args=("--replicaof", HOST, str(self.master.port)))
-        self.sentinel = RedisServer(workdir)
-        conf = self.sentinel.dir / "sentinel.conf"
-        conf.write_text(
-            f"port {self.sentinel.port}\nbind {HOST}\ndir {self.sentinel.dir}\n"
-            f"sentinel monitor {SERVICE} {HOST} {self.master.port} 1\n"
-            f"sentinel down-after-milliseconds {SERVICE} 1000\n"
-            f"sentinel failover-timeout {SERVICE} 3000\n"
+
+class SentinelGroup:
+    """A master, one replica and one sentinel (quorum 1) that fails over ~1 s after the master dies.
+    With `auth`, the data nodes take the password `data_password` and the Sentinel its own,
+    `sentinel_password` (Sentinel's `requirepass`): `url` carries both."""
+
+    data_password = "data:pass@1"  # no space: redis-server takes it on its command line
+    sentinel_password = "sentinel pass@2"
+
+    def __init__(self, workdir: Path, *, auth: bool = False, tls: Certificates | None = None) -> None:
+        self.auth, self.tls = auth, tls
+        secret = ("--requirepass", self.data_password, "--masterauth", self.data_password) if auth else ()
+        files: tuple[str, ...] = ()
+        if tls is not None:  # TLS for clients and replication; the plain ports stay for the test's calls
+            files = ("--tls-cert-file", str(tls.server_cert), "--tls-key-file", str(tls.server_key))
+            files += ("--tls-ca-cert-file", str(tls.ca), "--tls-replication", "yes")
+        self.master = RedisServer(
+            workdir, args=("--repl-diskless-sync-delay", "0", *secret, *files, *_tls_port(tls))
         )
+        master_port = self.master.tls_port or self.master.port
+        self.replica = RedisServer(
+            workdir, args=("--replicaof", HOST, str(master_port), *secret, *files, *_tls_port(tls))
+        )
+        self.sentinel = RedisServer(workdir, args=_tls_port(tls))
+        conf = self.sentinel.dir / "sentinel.conf"
+        lines = [
+            f"port {self.sentinel.port}",
+            f"bind {HOST}",
+            f"dir {self.sentinel.dir}",
+            f"sentinel monitor {SERVICE} {HOST} {master_port} 1",
+            f"sentinel down-after-milliseconds {SERVICE} 1000",
+            f"sentinel failover-timeout {SERVICE} 3000",
+        ]
+        if tls is not None:
+            lines += [f"tls-port {self.sentinel.tls_port}", "tls-replication yes"]
+            lines += [
+                f"tls-cert-file {tls.server_cert}",
+                f"tls-key-file {tls.server_key}",
+                f"tls-ca-cert-file {tls.ca}",
+            ]
+        if auth:
+            lines += [f'sentinel auth-pass {SERVICE} "{self.data_password}"']
+            lines += [f'requirepass "{self.sentinel_password}"']
+            self.sentinel.password = self.sentinel_password
+        conf.write_text("\n".join(lines) + "\n")
         self.sentinel.sentinel_conf = str(conf)
 
     @classmethod
     @contextlib.contextmanager
-    def launch(cls, workdir: Path) -> Iterator[SentinelGroup]:
-        group = cls(workdir)
+    def launch(
+        cls, workdir: Path, *, auth: bool = False, tls: Certificates | None = None
+    ) -> Iterator[SentinelGroup]:
+        group = cls(workdir, auth=auth, tls=tls)
         try:
             yield group.start()
         finally:
@@ -232,7 +343,14 @@ class SentinelGroup:
 
     @property
     def url(self) -> str:
-        return f"redis+sentinel://{HOST}:{self.sentinel.port}/{SERVICE}"
+        if self.tls is not None:  # the Sentinel's TLS port, with the CA and the client certificate
+            pem = self.tls
+            query = f"ssl_ca_certs={pem.ca}&ssl_certfile={pem.client_cert}&ssl_keyfile={pem.client_key}"
+            return f"rediss+sentinel://{HOST}:{self.sentinel.tls_port}/{SERVICE}?{query}"
+        base = f"{HOST}:{self.sentinel.port}/{SERVICE}"
+        if not self.auth:
+            return f"redis+sentinel://{base}"
+        return f"redis+sentinel://:{quote(self.data_password)}@{base}?sentinel_password={quote(self.sentinel_password)}"
 
     def start(self) -> SentinelGroup:
         self.master.start()
@@ -244,7 +362,7 @@ class SentinelGroup:
 
     def _replica_known(self) -> bool:
         replicas = self.sentinel.call("SENTINEL", "REPLICAS", SERVICE)
-        return f"{self.replica.port}" in str(replicas)
+        return f"{self.replica.tls_port or self.replica.port}" in str(replicas)
 
     def master_port(self) -> int:
         return int(self.sentinel.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)[1])
@@ -255,3 +373,62 @@ class SentinelGroup:
     def stop(self) -> None:
         for server in (self.sentinel, self.replica, self.master):
             server.stop()
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """PEM files: a CA, a server certificate for 127.0.0.1 and a client certificate, both signed by it."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def make_certificates(folder: Path) -> Certificates:
+    """A throw-away CA and the certificates it signs, valid for an hour (EC P-256)."""
+    from cryptography import x509  # here: only the TLS tests need it
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+
+    def name(text: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    def issue(subject: str, key: Any, *extensions: tuple[Any, bool]) -> x509.Certificate:
+        builder = x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name("test CA"))
+        builder = builder.public_key(key.public_key()).serial_number(x509.random_serial_number())
+        builder = builder.not_valid_before(now - datetime.timedelta(minutes=5))
+        builder = builder.not_valid_after(now + datetime.timedelta(hours=1))
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(ca_key, hashes.SHA256())
+
+    def write(path: Path, cert: x509.Certificate, key: Any = None) -> None:
+        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        if key is not None:
+            pkcs8, none = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            path.with_suffix(".key").write_bytes(key.private_bytes(serialization.Encoding.PEM, pkcs8, none))
+
+    server_key, client_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = issue("test CA", ca_key, (x509.BasicConstraints(ca=True, path_length=None), True))
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))])
+    server = issue(HOST, server_key, (san, False))
+    client = issue(
+        "minorguard", client_key, (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    write(folder / "ca.pem", ca)
+    write(folder / "server.pem", server, server_key)
+    write(folder / "client.pem", client, client_key)
+    return Certificates(
+        folder / "ca.pem",
+        folder / "server.pem",
+        folder / "server.key",
+        folder / "client.pem",
+        folder / "client.key",
+    )

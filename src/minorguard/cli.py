@@ -1,4 +1,5 @@
-"""The `minorguard` command line: check, explain and test policies; show the holiday calendar."""
+"""The `minorguard` command line: check, explain and test policies and deployment configs; run the demo
+and the sidecar; show the holiday calendar."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from minorguard import version_line
 from minorguard.adapters.calendars import StatutoryCalendar
 from minorguard.calendar_import import import_notice, summary, write_output
+from minorguard.clihelp import document
+from minorguard.configcli import add_config_commands
 from minorguard.errors import MinorguardError, PolicyError
 from minorguard.explain import compile_policy, decision_json, run_cases
 from minorguard.nppa_cli import add_nppa_commands
@@ -28,7 +32,7 @@ from minorguard.rules.evaluate import KnownUsage, explain
 from minorguard.types import Activity, Facts, Subject
 from minorguard.weekpage import LANGUAGES, render_week_html, render_week_text
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130  # clihelp.EXIT_CODES
 EXIT_PIPE = 141  # what a shell reports for a filter ended by SIGPIPE
 
 
@@ -51,6 +55,8 @@ def _main(argv: Sequence[str] | None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.run(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return EXIT_FAILED
@@ -62,6 +68,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="minorguard", description=__doc__)
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(metavar="COMMAND")
     policy = commands.add_parser("policy", help="check, explain and test policy files").add_subparsers(
         metavar="ACTION"
@@ -115,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     notice.add_argument("--year", type=int, help="when the text lacks its title (关于YYYY年…的通知)")
     notice.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
     notice.set_defaults(run=_calendar_import)
+    add_config_commands(commands)
+    document(parser)
     return parser
 
 

@@ -24,11 +24,13 @@ from typing import Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from ruamel.yaml.error import YAMLError
 
+from minorguard.deploymentchecks import semantic_problems
 from minorguard.errors import MinorguardError, PolicyError, Problem
 from minorguard.policy.loader import problem_of
 from minorguard.policy.presets import PRESET_NAMES
-from minorguard.policy.yamlfile import load_document
+from minorguard.policy.yamlfile import Document, load_document
 from minorguard.types import Activity
 from minorguard.web.routes import Route, RouteTable, Source, Where, compile_pattern
 
@@ -176,11 +178,20 @@ class CredentialSettings(_Strict):
         return self
 
 
+class LogSettings(_Strict):
+    """The sidecar's logs (logs.py): JSON lines or text on standard error; the decision log's switch."""
+
+    format: Literal["json", "text"] = "json"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    decisions: bool = False
+
+
 class Deployment(_Strict):
     policy: str
     store: str = "memory://"
     store_timeout_ms: int = Field(default=20, ge=1, le=5000)
     store_password: SecretRef | None = None  # put into the store URL at start, never written in config
+    store_sentinel_password: SecretRef | None = None  # redis+sentinel://: the Sentinels' own password
     subject_secret: SecretRef
     admin_token: SecretRef | None = None  # the usage endpoint, as a credential that may only `usage`
     credentials: list[CredentialSettings] = Field(default_factory=list)
@@ -192,6 +203,7 @@ class Deployment(_Strict):
     policy_reload_seconds: float = Field(default=2.0, ge=0.1)
     sidecar: SidecarSettings = Field(default_factory=SidecarSettings)
     nppa: NppaSettings | None = None
+    logging: LogSettings = Field(default_factory=LogSettings)
 
     @model_validator(mode="after")
     def _unique_credentials(self) -> Deployment:
@@ -204,9 +216,17 @@ class Deployment(_Strict):
 class LoadedDeployment:
     """A validated deployment config and the folder its relative paths are read from."""
 
-    def __init__(self, settings: Deployment, base: Path) -> None:
+    def __init__(self, settings: Deployment, base: Path, document: Document | None = None) -> None:
         self.settings = settings
         self.base = base
+        self.document = document  # where each setting was written, for located problems
+
+    def problem(self, key: str, message: str) -> Problem:
+        """A problem located at the top-level `key` (at the file's start when not known)."""
+        if self.document is None:
+            return Problem("(config)", 1, 1, key, message)
+        mark = self.document.mark((key,))
+        return Problem(mark.file, mark.line, mark.column, key, message)
 
     @property
     def policy_source(self) -> str | Path:
@@ -238,26 +258,49 @@ class LoadedDeployment:
         return self.settings.subject_secret.read(self.base)
 
     def store_url(self) -> str:
-        """The store URL, with the password from its secret when one is configured."""
+        """The store URL, with the passwords from their secrets when they are configured: the data
+        nodes' (beside the URL's user, kept) and the Sentinels' (a query option)."""
         url = self.settings.store
-        secret = self.settings.store_password
-        if secret is None or "://" not in url:
+        secret, sentinel = self.settings.store_password, self.settings.store_sentinel_password
+        if "://" not in url:
             return url
-        scheme, rest = url.split("://", 1)
-        password = quote(secret.read(self.base).decode(), safe="")
-        return f"{scheme}://:{password}@{rest.split('@', 1)[-1]}"
+        if secret is not None:
+            scheme, rest = url.split("://", 1)
+            userinfo, at, hosts = rest.rpartition("@")
+            user = userinfo.partition(":")[0] if at else ""
+            password = quote(secret.read(self.base).decode(), safe="")
+            url = f"{scheme}://{user}:{password}@{hosts}"
+        if sentinel is not None:
+            password = quote(sentinel.read(self.base).decode(), safe="")
+            url += f"{'&' if '?' in url else '?'}sentinel_password={password}"
+        return url
 
 
 def load_deployment(path: str | Path) -> LoadedDeployment:
-    doc = load_document(path)
+    """The deployment config at `path`; raises PolicyError with every problem at once: the schema's,
+    and what it cannot see (the store URL, unset secrets, the identity keys: deploymentchecks.py)."""
+    loaded, problems = check_deployment(path)
+    if loaded is None or problems:
+        raise PolicyError(problems or [Problem(str(path), 1, 1, "", "a deployment config is a mapping")])
+    return loaded
+
+
+def check_deployment(path: str | Path) -> tuple[LoadedDeployment | None, list[Problem]]:
+    """Every problem of the config at `path`, sorted by place, and the config when the schema took it."""
+    try:
+        doc = load_document(path)
+    except YAMLError as exc:  # a character YAML does not allow: ruamel raises it outside its marks
+        return None, [Problem(str(path), 1, 1, "", f"not valid YAML: {exc}".splitlines()[0])]
     problems = list(doc.problems)
     if doc.data is None or not isinstance(doc.data, dict):
-        raise PolicyError(problems or [Problem(str(path), 1, 1, "", "a deployment config is a mapping")])
+        return None, problems or [Problem(str(path), 1, 1, "", "a deployment config is a mapping")]
+    base = Path(path).resolve().parent
+    loaded = None
     try:
         settings = Deployment.model_validate_json(json.dumps(doc.data), strict=True)
+        loaded = LoadedDeployment(settings, base, doc)
     except ValidationError as exc:
         problems.extend(problem_of(Deployment, error, {}, doc) for error in exc.errors())
-        raise PolicyError(sorted(problems, key=lambda p: (p.line, p.column))) from None
-    if problems:
-        raise PolicyError(problems)
-    return LoadedDeployment(settings, Path(path).resolve().parent)
+    problems.extend(semantic_problems(doc, base))
+    unique = list(dict.fromkeys(problems))
+    return loaded, sorted(unique, key=lambda p: (p.file, p.line, p.column))

@@ -251,8 +251,13 @@ class Engine:
                 now=now,
                 reservation_ttl=check.reservation_ttl,
             )
-        except StoreError:
-            self.settler.cancel_later(user, reservation_id, now=now, reservation_ttl=check.reservation_ttl)
+        except StoreError as exc:
+            # A refused login (CONFIGURATION) never ran the script: nothing to cancel. Anything else
+            # (a timeout, a connection lost mid-call, an odd reply) may have reserved.
+            if exc.kind is not StoreErrorKind.CONFIGURATION:
+                self.settler.cancel_later(
+                    user, reservation_id, now=now, reservation_ttl=check.reservation_ttl
+                )
             raise
         self.settler.lapsed(user, reserved.lapsed)
         if reserved.denial is SpendDenial.RELEASED:  # a fresh id cannot have been released: a store fault

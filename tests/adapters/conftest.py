@@ -1,6 +1,8 @@
 """Store fixtures: real Redis servers for the session (started on first use), and `store`, one
-contract suite's worth of stores: memory, a single Redis, a Redis Cluster (the lean client and
-redis-py's), a Sentinel-managed master."""
+contract suite's worth of stores: memory, and every Redis URL form through the project's client (one
+Redis with an ACL user; the same over TLS with a client certificate; a Redis Cluster, and one over TLS;
+a master behind Sentinels that take a password, and one over TLS), plus redis-py's client under the
+same store as the reference implementation."""
 
 from __future__ import annotations
 
@@ -8,10 +10,20 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from redis.asyncio import Redis
 
 from minorguard.adapters.base import CounterStore
+from minorguard.adapters.redis import RedisCounterStore
 from minorguard.adapters.stores import open_store
-from redis_servers import RedisClusterServers, RedisServer, SentinelGroup, fail_without
+from redis_servers import (
+    HOST,
+    Certificates,
+    RedisClusterServers,
+    RedisServer,
+    SentinelGroup,
+    fail_without,
+    make_certificates,
+)
 
 # Generous: a test's burst of hundreds of calls queues behind max_in_flight; timeouts have own tests.
 CALL_TIMEOUT = 10.0
@@ -33,19 +45,77 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
 
 @pytest.fixture(scope="session")
 def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SentinelGroup]:
-    fail_without("redis-server")
-    with SentinelGroup.launch(tmp_path_factory.mktemp("sentinel")) as group:
+    """Sentinel and data nodes each with a password of their own."""
+    fail_without("redis-server", "redis-sentinel")
+    with SentinelGroup.launch(tmp_path_factory.mktemp("sentinel"), auth=True) as group:
         yield group
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    return make_certificates(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="session")
+def redis_tls_cluster(
+    tmp_path_factory: pytest.TempPathFactory, certificates: Certificates
+) -> Iterator[RedisClusterServers]:
+    """A 3-master cluster that speaks TLS to clients (a client certificate required), on its bus and
+    for replication."""
+    fail_without("redis-server")
+    with RedisClusterServers.launch(tmp_path_factory.mktemp("tls-cluster"), tls=certificates) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_tls_sentinel(
+    tmp_path_factory: pytest.TempPathFactory, certificates: Certificates
+) -> Iterator[SentinelGroup]:
+    """Sentinel, master and replica over TLS (a client certificate required), replication too."""
+    fail_without("redis-server", "redis-sentinel")
+    with SentinelGroup.launch(tmp_path_factory.mktemp("tls-sentinel"), tls=certificates) as group:
+        yield group
+
+
+@pytest.fixture(scope="session")
+def redis_tls(tmp_path_factory: pytest.TempPathFactory, certificates: Certificates) -> Iterator[RedisServer]:
+    """A Redis that takes TLS connections with a client certificate only (`tls-auth-clients yes`)."""
+    fail_without("redis-server")
+    server = RedisServer.with_tls(tmp_path_factory.mktemp("tls"), certificates)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+ACL_USER, ACL_PASSWORD = "minorguard", "acl pass/1"
+
+
+def acl_url(server: RedisServer) -> str:
+    """The single server's URL as an ACL user that may touch the store's keys only."""
+    server.call("ACL", "SETUSER", ACL_USER, "on", f">{ACL_PASSWORD}", "resetkeys", "~mg:*", "+@all")
+    return f"redis://{ACL_USER}:acl%20pass%2F1@{HOST}:{server.port}/0"
 
 
 STORES = [
     pytest.param("memory", id="memory"),
-    pytest.param("redis", id="redis", marks=pytest.mark.redis),
-    pytest.param("cluster", id="cluster", marks=pytest.mark.redis),  # the lean cluster client
-    pytest.param("cluster-redis-py", id="cluster-redis-py", marks=pytest.mark.redis),
-    pytest.param("sentinel", id="sentinel", marks=pytest.mark.redis),  # the lean Sentinel client
+    pytest.param("redis", id="redis", marks=pytest.mark.redis),  # an ACL user
+    pytest.param("rediss", id="rediss", marks=pytest.mark.redis),  # TLS, client certificate
+    pytest.param("cluster", id="cluster", marks=pytest.mark.redis),
+    pytest.param("tls-cluster", id="rediss+cluster", marks=pytest.mark.redis),
+    pytest.param("sentinel", id="sentinel", marks=pytest.mark.redis),  # Sentinel auth
+    pytest.param("tls-sentinel", id="rediss+sentinel", marks=pytest.mark.redis),
+    pytest.param("redis-py", id="redis-py", marks=pytest.mark.redis),  # the reference client
 ]
-_SERVERS = {"redis": "redis_single", "sentinel": "redis_sentinel"}
+_SERVERS = {
+    "redis": "redis_single",
+    "redis-py": "redis_single",
+    "rediss": "redis_tls",
+    "cluster": "redis_cluster",
+    "tls-cluster": "redis_tls_cluster",
+    "sentinel": "redis_sentinel",
+    "tls-sentinel": "redis_tls_sentinel",
+}
 
 
 @pytest.fixture(params=STORES)
@@ -57,9 +127,15 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[CounterStore]:
         yield opened
         await opened.close()
         return
-    servers = request.getfixturevalue(_SERVERS.get(request.param, "redis_cluster"))
-    client = {"lean": False} if request.param.endswith("redis-py") else {}
-    opened = open_store(servers.url, timeout=CALL_TIMEOUT, **client)
+    servers = request.getfixturevalue(_SERVERS[request.param])
+    if request.param == "redis-py":
+        opened = RedisCounterStore(Redis(host=HOST, port=servers.port), timeout=CALL_TIMEOUT)
+    else:
+        url = {
+            "redis": lambda: acl_url(servers),
+            "rediss": lambda: servers.tls_url(request.getfixturevalue("certificates")),
+        }.get(request.param, lambda: servers.url)()
+        opened = open_store(url, timeout=CALL_TIMEOUT)
     yield opened
     await opened.close()
     assert servers.keys_without_ttl() == [], "every key must have a TTL"

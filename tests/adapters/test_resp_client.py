@@ -6,12 +6,9 @@ errors map onto StoreError kinds exactly as redis-py's do."""
 from __future__ import annotations
 
 import asyncio
-import datetime
 import hashlib
-import ipaddress
 import random
 import secrets
-import ssl
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,14 +25,16 @@ from storekit import heartbeat as store_heartbeat
 
 from minorguard.adapters.base import CounterStore
 from minorguard.adapters.redis import RedisCounterStore
+from minorguard.adapters.redisopen import lean_client
 from minorguard.adapters.redisscripts import script, store_error
-from minorguard.adapters.resp import ConnectionLostError, LeanRedis, lean_from_url
+from minorguard.adapters.redisurls import parse_redis_url
+from minorguard.adapters.resp import ConnectionLostError, LeanRedis
 from minorguard.adapters.respcluster import LeanCluster
 from minorguard.adapters.respsentinel import LeanSentinel
 from minorguard.adapters.respwire import pack, reply_error
 from minorguard.adapters.stores import open_store
 from minorguard.errors import StoreError, StoreErrorKind
-from redis_servers import HOST, RedisServer, free_port
+from redis_servers import HOST, Certificates, RedisServer, free_port, make_certificates
 
 # asyncio_mode is auto, on the session loop (pyproject); the pure packing tests are sync.
 pytestmark = pytest.mark.redis
@@ -468,8 +467,8 @@ async def test_a_client_first_used_in_another_event_loop_dials_again_in_this_one
 async def test_auth_with_a_password_and_with_an_acl_user(tmp_path: Path) -> None:
     with RedisServer.launch(tmp_path, args=("--requirepass", "s3cret")) as server:
         server.call("ACL", "SETUSER", "app", "on", ">app pass", "~mg:*", "+@all")
-        from_url = lean_from_url(f"redis://app:app%20pass@{HOST}:{server.port}/0", {})
-        assert from_url is not None
+        from_url = lean_client(parse_redis_url(f"redis://app:app%20pass@{HOST}:{server.port}/0"))
+        assert isinstance(from_url, LeanRedis)
         clients = {
             "url": from_url,
             "password": lean(server),
@@ -513,48 +512,12 @@ async def test_a_database_that_does_not_exist_fails_the_dial(redis_single: Redis
         await client.aclose()
 
 
-def _certificates(folder: Path) -> dict[str, Path]:
-    """A CA and a certificate for 127.0.0.1 signed by it (PEM files)."""
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    def name(text: str) -> Any:
-        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
-
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-
-    def certificate(subject: str, public: Any, *extensions: tuple[Any, bool]) -> Any:
-        builder = x509.CertificateBuilder().subject_name(name(subject)).issuer_name(name("test CA"))
-        builder = builder.public_key(public).serial_number(x509.random_serial_number())
-        builder = builder.not_valid_before(now - datetime.timedelta(minutes=5))
-        builder = builder.not_valid_after(now + datetime.timedelta(hours=1))
-        for extension, critical in extensions:
-            builder = builder.add_extension(extension, critical=critical)
-        return builder.sign(ca_key, hashes.SHA256())
-
-    ca = certificate("test CA", ca_key.public_key(), (x509.BasicConstraints(ca=True, path_length=None), True))
-    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))])
-    leaf = certificate(HOST, key.public_key(), (san, False))
-    files = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
-    files["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files["cert"].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    pkcs8, none = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    files["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, pkcs8, none))
-    return files
-
-
 async def test_rediss_checks_the_server_certificate(tmp_path: Path) -> None:
-    pem = _certificates(tmp_path)
-    tls_port = free_port()
-    args: tuple[str, ...] = ("--tls-port", str(tls_port), "--tls-auth-clients", "no")
-    args += ("--tls-cert-file", str(pem["cert"]), "--tls-key-file", str(pem["key"]))
-    args += ("--tls-ca-cert-file", str(pem["ca"]))
-    with RedisServer.launch(tmp_path, args=args):
-        base = f"rediss://{HOST}:{tls_port}/2"
-        trusted = open_store(f"{base}?ssl_ca_certs={pem['ca']}", timeout=2.0)
+    pem = make_certificates(tmp_path / "pki")
+    server = RedisServer.with_tls(tmp_path, pem, clients_need_certificates=False).start()
+    try:
+        base = f"rediss://{HOST}:{server.tls_port}/2"
+        trusted = open_store(f"{base}?ssl_ca_certs={pem.ca}", timeout=2.0)
         unverified = open_store(f"{base}?ssl_cert_reqs=none", timeout=2.0)
         untrusted = open_store(base, timeout=2.0)  # the system's CAs do not know the test CA
         try:
@@ -568,56 +531,79 @@ async def test_rediss_checks_the_server_certificate(tmp_path: Path) -> None:
         finally:
             for store in (trusted, unverified, untrusted):
                 await store.close()
+    finally:
+        server.stop()
 
 
-# --- which client a URL gets ----------------------------------------------------------------------------
+async def test_a_server_that_asks_for_a_client_certificate_refuses_a_client_without_one(
+    redis_tls: RedisServer, certificates: Certificates
+) -> None:
+    with_cert = open_store(redis_tls.tls_url(certificates), timeout=2.0)
+    without = open_store(
+        f"rediss://{HOST}:{redis_tls.tls_port}/0?ssl_ca_certs={certificates.ca}", timeout=2.0
+    )
+    try:
+        await with_cert.ping()
+        with pytest.raises(StoreError) as refused:
+            await without.ping()
+        assert refused.value.kind is Kind.CONNECTION
+    finally:
+        await with_cert.close()
+        await without.close()
+
+
+# --- every URL form gets the project's client; an option it cannot honour is refused -----------------
 
 
 @pytest.mark.parametrize(
-    ("url", "options", "lean_client"),
+    ("url", "options", "client_class"),
     [
-        ("redis://127.0.0.1:1/0", {}, True),
-        ("rediss://127.0.0.1:1/0?ssl_cert_reqs=none", {}, True),
-        ("redis://127.0.0.1:1/0", {"socket_timeout": 0.5, "connections": 2}, True),
-        ("redis://127.0.0.1:1/0?client_name=minorguard", {}, True),
-        ("redis://127.0.0.1:1/0", {"lean": False}, False),
-        ("redis://127.0.0.1:1/0?health_check_interval=30", {}, False),  # redis-py's own option
-        ("redis://127.0.0.1:1/0", {"decode_responses": True}, False),
-        ("redis+cluster://127.0.0.1:1,127.0.0.1:2", {}, True),
-        ("redis+cluster://u:p@127.0.0.1:1", {"socket_timeout": 0.5, "connections": 2}, True),
-        ("redis+cluster://127.0.0.1:1", {"lean": False}, False),
-        ("redis+cluster://127.0.0.1:1", {"require_full_coverage": False}, False),  # redis-py's own option
-        ("redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster?db=3", {}, True),
-        ("redis+sentinel://u:p@127.0.0.1:1/mymaster", {"socket_timeout": 0.5}, True),
-        ("redis+sentinel://127.0.0.1:1/mymaster", {"lean": False}, False),
-        ("redis+sentinel://127.0.0.1:1/mymaster", {"sentinel_kwargs": {}}, False),  # redis-py's own option
+        ("redis://127.0.0.1:1/0", {}, LeanRedis),
+        ("rediss://127.0.0.1:1/0?ssl_cert_reqs=none", {}, LeanRedis),
+        ("redis://127.0.0.1:1/0", {"socket_timeout": 0.5, "connections": 2}, LeanRedis),
+        ("redis://127.0.0.1:1/0?client_name=minorguard", {}, LeanRedis),
+        ("redis+cluster://127.0.0.1:1,127.0.0.1:2", {}, LeanCluster),
+        ("rediss+cluster://127.0.0.1:1?ssl_cert_reqs=none", {}, LeanCluster),
+        ("redis+cluster://u:p@127.0.0.1:1", {"socket_timeout": 0.5, "connections": 2}, LeanCluster),
+        ("redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster?db=3", {}, LeanSentinel),
+        (
+            "redis+sentinel://u:p@127.0.0.1:1/mymaster?sentinel_password=x",
+            {"socket_timeout": 0.5},
+            LeanSentinel,
+        ),
+        ("rediss+sentinel://127.0.0.1:1/mymaster?ssl_cert_reqs=none", {}, LeanSentinel),
     ],
 )
-async def test_redis_urls_get_the_lean_client_unless_an_option_needs_redis_py(
-    url: str, options: dict[str, Any], lean_client: bool
+async def test_every_url_form_gets_the_projects_client(
+    url: str, options: dict[str, Any], client_class: type
 ) -> None:
     store = open_store(url, timeout=0.05, **options)
     assert isinstance(store, RedisCounterStore)
-    lean_class = {"redis+cluster": LeanCluster, "redis+sentinel": LeanSentinel}.get(
-        url.partition(":")[0], LeanRedis
-    )
-    assert isinstance(store._client, lean_class) is lean_client
+    assert type(store._client) is client_class
     await store.close()
 
 
-def test_a_url_is_read_as_redis_py_reads_it() -> None:
-    client = lean_from_url("redis://u%40x:p%3Ass@db.example:6380/3?socket_timeout=0.25", {"db": 7})
-    assert client is not None
-    assert (client.host, client.port, client.db) == ("db.example", 6380, 3)  # the URL wins, as in redis-py
-    assert (client._username, client._password, client._stall_timeout) == ("u@x", "p:ss", 0.25)
-    default = lean_from_url("rediss://cache", {})
-    assert default is not None
-    assert default._tls is not None
-    assert (default.port, default._tls.verify_mode, default._tls.check_hostname) == (
-        6379,
-        ssl.CERT_REQUIRED,
-        True,
-    )
+@pytest.mark.parametrize(
+    ("url", "options", "named"),
+    [
+        ("redis://127.0.0.1:1/0?health_check_interval=30", {}, "health_check_interval"),
+        ("redis://127.0.0.1:1/0", {"decode_responses": True}, "decode_responses"),
+        ("redis://127.0.0.1:1/0", {"lean": False}, "lean"),
+        ("redis://127.0.0.1:1/0?ssl_ca_certs=/ca.pem", {}, "need rediss://"),
+        ("redis+cluster://127.0.0.1:1", {"require_full_coverage": False}, "require_full_coverage"),
+        ("redis+sentinel://127.0.0.1:1/mymaster", {"sentinel_kwargs": {}}, "sentinel_kwargs"),
+        ("redis://127.0.0.1:1/0?sentinel_password=x", {}, "sentinel_password"),
+        ("rediss://127.0.0.1:1/0?ssl_min_version=3", {}, "ssl_min_version"),
+    ],
+)
+async def test_an_option_the_client_cannot_honour_fails_at_start_and_says_so(
+    url: str, options: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(StoreError) as refused:
+        open_store(url, **options)
+    assert refused.value.kind is Kind.CONFIGURATION
+    assert named in str(refused.value)
+    assert "accepted: " in str(refused.value)
 
 
 @pytest.mark.parametrize(

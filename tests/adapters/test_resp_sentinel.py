@@ -16,7 +16,7 @@ from minorguard.adapters.redis import RedisCounterStore
 from minorguard.adapters.respsentinel import LeanSentinel
 from minorguard.adapters.stores import open_store
 from minorguard.errors import StoreError, StoreErrorKind
-from redis_servers import HOST, SERVICE, SentinelGroup
+from redis_servers import HOST, SentinelGroup
 
 pytestmark = pytest.mark.redis
 
@@ -37,7 +37,8 @@ async def test_a_silent_sentinel_first_in_line_holds_up_only_the_first_question(
 
     server = await asyncio.start_server(silent, HOST, 0)
     port = server.sockets[0].getsockname()[1]
-    url = f"redis+sentinel://{HOST}:{port},{HOST}:{redis_sentinel.sentinel.port}/{SERVICE}"
+    known = f"{HOST}:{redis_sentinel.sentinel.port}"
+    url = redis_sentinel.url.replace(known, f"{HOST}:{port},{known}")
     store = open_store(url, timeout=0.05, socket_timeout=0.2, socket_connect_timeout=0.2)
     assert isinstance(store, RedisCounterStore)
     assert isinstance(store._client, LeanSentinel)

@@ -1,4 +1,6 @@
-"""open_store: every scheme builds a store without connecting; bad URLs are configuration errors."""
+"""open_store and the URL reader (adapters/redisurls.py): every scheme builds a store without
+connecting; every option is read or refused; bad URLs are configuration errors that never show a
+password."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ NOWHERE = [
     "redis+sentinel://127.0.0.1:1,[::1]:2/mymaster?db=3",
     "redis+sentinel://user:p%40ss@127.0.0.1:1/mymaster",
     "redis+cluster://127.0.0.1:1,127.0.0.1:2",
+    "rediss+cluster://127.0.0.1:1?ssl_cert_reqs=none",
+    "rediss+sentinel://127.0.0.1:1/mymaster?ssl_cert_reqs=none&sentinel_username=s&sentinel_password=p",
 ]
 
 
@@ -59,6 +63,18 @@ async def test_unknown_schemes_name_the_accepted_ones(url: str) -> None:
         "redis+cluster://127.0.0.1:7000/1",  # a cluster has database 0 only
         "redis+cluster://127.0.0.1:x",
         "redis://127.0.0.1:notaport/0",
+        "redis://127.0.0.1:0/0",
+        "redis://127.0.0.1:6379/16",  # databases 0-15
+        "redis://127.0.0.1:6379/x",
+        "redis://a:1,b:2/0",  # several hosts: cluster or sentinel
+        "redis://::1:6379/0",  # IPv6 without brackets
+        "redis://127.0.0.1/0?socket_timeout=0",
+        "redis://127.0.0.1/0?socket_timeout=nan",
+        "redis://127.0.0.1/0?connections=0",
+        "redis://127.0.0.1/0?client_name=a&client_name=b",
+        "redis://127.0.0.1/0#x",
+        "rediss://127.0.0.1/0?ssl_check_hostname=maybe",
+        "rediss://127.0.0.1/0?ssl_keyfile=/k.pem",  # a key without its certificate
     ],
 )
 async def test_malformed_urls_are_configuration_errors(url: str) -> None:

@@ -32,6 +32,7 @@ from helmkit import (
     template_text,
 )
 
+import minorguard
 from minorguard.deployment import (
     Claims,
     Deployment,
@@ -148,7 +149,12 @@ def test_external_redis_sentinel_and_existing_secrets() -> None:
         {"name": "minorguard-keys", "items": [{"key": "subject", "path": "subject-secret"}]},
         {"name": "minorguard-keys", "items": [{"key": "admin", "path": "admin-token"}]},
         {"name": "redis-credentials", "items": [{"key": "password", "path": "store-password"}]},
+        {
+            "name": "redis-credentials",
+            "items": [{"key": "sentinel-password", "path": "store-sentinel-password"}],
+        },
     ]
+    assert config["store_sentinel_password"] == {"file": "/etc/minorguard/secrets/store-sentinel-password"}
     policy = one(docs, "NetworkPolicy")["spec"]
     egress_ports = [[p["port"] for p in rule["ports"]] for rule in policy["egress"]]
     assert egress_ports == [[53, 53], [6379, 26379], [8443]]  # DNS, Sentinel and Redis, the JWKS host
@@ -238,6 +244,14 @@ def _materialize(docs: list[dict[str, Any]], root: Path) -> Path:
         (root / "policy").mkdir()
         for key, value in policy["data"].items():
             (root / "policy" / key).write_text(value)
+    # the mounted secrets: the chart's own Secret, and a stand-in for each file of an existing one
+    (root / "secrets").mkdir()
+    for secret in find(docs, "Secret", "mg-minorguard"):
+        for key, value in secret.get("data", {}).items():
+            (root / "secrets" / key).write_bytes(base64.b64decode(value))
+    for named in re.findall(rf"{re.escape(str(root))}/secrets/[\w.-]+", path.read_text()):
+        if not Path(named).exists():
+            Path(named).write_text("stand-in-for-an-existing-secret-" + "x" * 64)
     return path
 
 
@@ -285,7 +299,7 @@ def test_values_schema_config_matches_the_deployment_model() -> None:
     """values.schema.json's `config` is the deployment file minus what the chart fills in: a field
     added to or renamed in src/minorguard/deployment.py must show up here."""
     schema = json.loads((CHART / "values.schema.json").read_text())["properties"]["config"]["properties"]
-    owned = {"policy", "store", "store_password", "subject_secret", "admin_token"}
+    owned = {"policy", "store", "store_password", "store_sentinel_password", "subject_secret", "admin_token"}
     assert set(schema) == set(Deployment.model_fields) - owned
     identity = schema["identity"]["properties"]
     assert set(identity) == set(IdentitySettings.model_fields) - {"hs_secret", "pem_file"}
@@ -356,6 +370,28 @@ def test_prometheus_rule_is_the_rules_file_with_runbooks_and_labels() -> None:
         assert url.startswith(base + "#"), url
         assert url.removeprefix(base + "#") in anchors, f"docs/operations.md has no section for {url}"
         assert RUNBOOK_TOKEN not in json.dumps(rule)
+
+
+def test_runbooks_default_to_the_docs_of_this_release() -> None:
+    """No runbookBaseUrl: each runbook_url opens docs/operations.md at the tag of the chart's appVersion."""
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["appVersion"] == minorguard.__version__
+    rules = one(render(VALUES_EXTERNAL), "PrometheusRule")["spec"]["groups"][0]["rules"]
+    base = f"{chart['home']}/blob/v{chart['appVersion']}/docs/operations.md#"
+    assert all(rule["annotations"]["runbook_url"].startswith(base) for rule in rules)
+
+
+def test_the_decision_log_is_switched_in_values() -> None:
+    default = render(VALUES_EXTERNAL)
+    switched = render(VALUES_EXTERNAL, sets=("config.logging.decisions=true", "config.logging.format=text"))
+    logs = [
+        yaml.safe_load(one(docs, "ConfigMap", "mg-minorguard-config")["data"]["deployment.yaml"])["logging"]
+        for docs in (default, switched)
+    ]
+    assert logs == [
+        {"format": "json", "level": "info", "decisions": False},
+        {"format": "text", "level": "info", "decisions": True},
+    ]
 
 
 def test_dashboard_configmap_carries_the_dashboard_file() -> None:

@@ -45,7 +45,7 @@ def test_the_image_runs_what_the_chart_expects() -> None:
 
 def test_the_build_context_holds_what_the_wheel_is_built_from() -> None:
     context, copied = _build_context(), _copied()
-    assert {"pyproject.toml", "README.md", "src"} <= copied <= context
+    assert {"pyproject.toml", "README.md", "LICENSE", "src"} <= copied <= context
     # symlinks in the package (src/minorguard/presets -> ../../policies) must land in the context too
     for link in (REPO / "src").rglob("*"):
         if link.is_symlink():
@@ -102,3 +102,10 @@ def test_the_all_extra_installs_everything_the_package_imports() -> None:
     assert not missing, "imported by src/minorguard but not installed by minorguard[all]: " + "; ".join(
         missing
     )
+
+
+def test_the_image_is_labelled_with_the_release_inside() -> None:
+    import minorguard
+
+    assert re.search(rf"^ARG MINORGUARD_VERSION={re.escape(minorguard.__version__)}$", DOCKERFILE, re.M)
+    assert 'org.opencontainers.image.version="${MINORGUARD_VERSION}"' in DOCKERFILE

@@ -35,6 +35,7 @@ from mwkit import (
 )
 
 from minorguard.adapters.identity import issue_token
+from minorguard.errors import PolicyError
 
 PLAY_TIME = "2026-11-20 20:30:00"
 
@@ -339,6 +340,7 @@ def test_the_hs_secret_of_a_deployment_must_be_long_enough(tmp_path: Path) -> No
             "hs_secret": {"value": "short"},
         },
     )
-    with pytest.raises(ValueError, match="at least 32 bytes"):
+    located = r"deployment\.yaml:\d+:\d+  identity\.hs_secret  .*at least 32 bytes"
+    with pytest.raises(PolicyError, match=located):
         build(config, Clock(0))
     assert len(SECRET) >= 32

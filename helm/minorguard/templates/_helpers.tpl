@@ -143,6 +143,16 @@ under /etc/minorguard/secrets. A section with neither value nor existingSecret i
   name: {{ $own }}
   key: store-password
 {{- end }}
+{{- if .Values.redis.enabled }}
+{{- else if .Values.store.sentinelPassword.existingSecret }}
+- path: store-sentinel-password
+  name: {{ .Values.store.sentinelPassword.existingSecret }}
+  key: {{ .Values.store.sentinelPassword.key }}
+{{- else if .Values.store.sentinelPassword.value }}
+- path: store-sentinel-password
+  name: {{ $own }}
+  key: store-sentinel-password
+{{- end }}
 {{- end -}}
 
 {{- define "minorguard.hasSecretFile" -}}
@@ -175,6 +185,12 @@ under /etc/minorguard/secrets. A section with neither value nor existingSecret i
 {{- $_ := set $cfg "subject_secret" (dict "file" (printf "%s/subject-secret" $dir)) -}}
 {{- if include "minorguard.hasSecretFile" (dict "ctx" . "path" "store-password") -}}
 {{- $_ := set $cfg "store_password" (dict "file" (printf "%s/store-password" $dir)) -}}
+{{- end -}}
+{{- if include "minorguard.hasSecretFile" (dict "ctx" . "path" "store-sentinel-password") -}}
+{{- if not (contains "+sentinel://" (include "minorguard.storeUrl" .)) -}}
+{{- fail "store: store.sentinelPassword is for a redis+sentinel:// (or rediss+sentinel://) store.url" -}}
+{{- end -}}
+{{- $_ := set $cfg "store_sentinel_password" (dict "file" (printf "%s/store-sentinel-password" $dir)) -}}
 {{- end -}}
 {{- if include "minorguard.hasSecretFile" (dict "ctx" . "path" "admin-token") -}}
 {{- $_ := set $cfg "admin_token" (dict "file" (printf "%s/admin-token" $dir)) -}}

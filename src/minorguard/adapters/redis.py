@@ -7,9 +7,10 @@ Key layout (every key has a TTL; the braces are a cluster hash tag, so each scri
 One hash per user keeps memory small (a key costs ~130 bytes before its first field); fields that
 must expire sooner than the hash carry their own expiry, swept by the spend scripts.
 
-Works with `redis.asyncio.Redis` (also Sentinel-managed, from `Sentinel.master_for`), with
-`redis.asyncio.RedisCluster`, and with `resp.LeanRedis` (what redis:// and rediss:// URLs get: it
-spends a fraction of redis-py's CPU per call). Build one with `minorguard.adapters.stores.open_store`.
+Build one with `minorguard.adapters.stores.open_store`: every Redis URL gets the project's own client
+(`resp.LeanRedis`, `respcluster.LeanCluster`, `respsentinel.LeanSentinel`: a fraction of redis-py's
+CPU per call). A `redis.asyncio.Redis` works too: the contract tests run the store on it as the
+reference implementation.
 """
 
 from __future__ import annotations

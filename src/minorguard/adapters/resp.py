@@ -27,16 +27,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from redis import exceptions as rx
-from redis.asyncio.connection import parse_url  # how from_url reads a URL, to read it alike
 
 from minorguard.adapters.respwire import NEVER, Arg, Connection, ConnectionLostError, pack
 
-__all__ = ["ConnectionLostError", "LeanRedis", "ServerOptions", "deadline_after", "lean_from_url"]
+__all__ = ["ConnectionLostError", "LeanRedis", "ServerOptions", "deadline_after"]
 
 
 class LeanRedis:
@@ -74,6 +73,8 @@ class LeanRedis:
         self._conns: list[Connection | None] = [None] * connections
         self._dialing: list[asyncio.Task[Connection] | None] = [None] * connections
         self._next = 0
+        self._retired = False
+        self._draining: list[Connection] = []  # retired, closing once their calls have replies
 
     def __repr__(self) -> str:
         return f"<LeanRedis {self.host}:{self.port}/{self.db}>"
@@ -132,13 +133,33 @@ class LeanRedis:
         """For `RedisCounterStore`, which initializes cluster clients; nothing to do until a call."""
         return self
 
+    def open_connections(self) -> int:
+        """Connections open now (sockets this client holds), for leak checks and metrics."""
+        self._draining = [conn for conn in self._draining if not conn.lost.done()]
+        return sum(1 for conn in self._conns if conn is not None and conn.open) + len(self._draining)
+
+    def retire(self) -> None:
+        """This server is no longer used (a replaced master, a node out of the slot map): each
+        connection closes once the calls on it have their replies, so none is cut short, and a call
+        that still reaches this client fails as a lost connection instead of dialing again."""
+        self._retired = True
+        for task in self._dialing:
+            if task is not None:
+                task.cancel()
+        conns, self._conns = self._conns, [None] * len(self._conns)
+        for conn in conns:
+            if conn is not None:
+                conn.close_when_idle()
+                self._draining.append(conn)
+
     async def aclose(self) -> None:
         """Close every connection; pending calls fail. A later call connects again."""
         for task in self._dialing:
             if task is not None:
                 task.cancel()
         conns, self._conns = self._conns, [None] * len(self._conns)
-        for conn in conns:
+        draining, self._draining = self._draining, []
+        for conn in [*conns, *draining]:
             if conn is not None:
                 await conn.close(self._connect_timeout)
 
@@ -154,6 +175,8 @@ class LeanRedis:
             self._next = (index + 1) % len(self._conns)
             conn = self._conns[index]
             if conn is None or not conn.open or conn.loop is not loop:
+                if self._retired:
+                    raise ConnectionLostError(f"{self!r} was retired (the server left the topology)")
                 async with asyncio.timeout_at(None if deadline == NEVER else deadline):
                     conn = await self._connection(index, loop)
             if asking:
@@ -247,11 +270,12 @@ class ServerOptions:
     and the database."""
 
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     client_name: str | None = None
     connections: int = 1
     connect_timeout: float = 1.0
     stall_timeout: float = 1.0
+    tls: ssl.SSLContext | None = None
 
     def client(self, host: str, port: int, db: int = 0) -> LeanRedis:
         return LeanRedis(
@@ -260,6 +284,7 @@ class ServerOptions:
             username=self.username,
             password=self.password,
             db=db,
+            tls=self.tls,
             client_name=self.client_name,
             connections=self.connections,
             connect_timeout=self.connect_timeout,
@@ -286,72 +311,3 @@ _ASKING: Final = pack(("ASKING",))
 def _dropped(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()  # retrieved, so asyncio does not log it
-
-
-# Options of redis-py's from_url this client takes, by the name redis-py gives them; a URL or call
-# with any other option gets redis-py (see lean_from_url). `connections` is this client's own.
-_OPTIONS: Final = frozenset(
-    {"host", "port", "db", "username", "password", "client_name", "socket_timeout", "socket_connect_timeout"}
-    | {"connections"}
-)
-_TLS_OPTIONS: Final = frozenset(
-    {"ssl_keyfile", "ssl_certfile", "ssl_password", "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_path"}
-    | {"ssl_ca_data", "ssl_check_hostname", "ssl_min_version", "ssl_ciphers"}
-)
-_CERT_REQS: Final = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
-
-
-def lean_from_url(url: str, options: Mapping[str, Any], *, socket_timeout: float = 1.0) -> LeanRedis | None:
-    """A LeanRedis for a redis:// or rediss:// URL read as redis-py's `Redis.from_url(url, **options)`
-    reads it (URL query values win over options), or None when an option needs redis-py.
-    `socket_timeout` is the default of the options of that name (stall and connect timeouts).
-    Raises ValueError for a malformed URL or TLS option."""
-    settings = {**options, **parse_url(url)}
-    tls = settings.pop("connection_class", None) is not None  # set by parse_url for rediss://
-    if set(settings) - _OPTIONS - (_TLS_OPTIONS if tls else frozenset()):
-        return None
-    return LeanRedis(
-        settings.get("host", "localhost"),
-        int(settings.get("port", 6379)),
-        username=settings.get("username"),
-        password=settings.get("password"),
-        db=int(settings.get("db", 0)),
-        tls=_tls_context(settings) if tls else None,
-        client_name=settings.get("client_name"),
-        connections=int(settings.get("connections", 1)),
-        connect_timeout=_seconds(settings.get("socket_connect_timeout"), socket_timeout),
-        stall_timeout=_seconds(settings.get("socket_timeout"), socket_timeout),
-    )
-
-
-def _seconds(value: Any, default: float) -> float:
-    return default if value is None else float(value)
-
-
-def _tls_context(settings: Mapping[str, Any]) -> ssl.SSLContext:
-    """The context redis-py's SSLConnection builds from the same options, with its defaults: the
-    server's certificate and host name are checked unless ssl_cert_reqs says otherwise."""
-    reqs = settings.get("ssl_cert_reqs", "required")
-    if isinstance(reqs, str):
-        if reqs not in _CERT_REQS:
-            raise ValueError(f"ssl_cert_reqs must be one of {sorted(_CERT_REQS)}, not {reqs!r}")
-        reqs = _CERT_REQS[reqs]
-    try:
-        context = ssl.create_default_context()
-        context.check_hostname = bool(settings.get("ssl_check_hostname", True)) and reqs != ssl.CERT_NONE
-        context.verify_mode = reqs
-        if settings.get("ssl_certfile"):  # a client certificate, for servers that ask for one
-            certfile, keyfile = settings["ssl_certfile"], settings.get("ssl_keyfile")
-            context.load_cert_chain(certfile, keyfile, settings.get("ssl_password"))
-        elif settings.get("ssl_keyfile"):
-            raise ValueError("ssl_keyfile needs ssl_certfile")
-        cafile, capath, cadata = (settings.get(k) for k in ("ssl_ca_certs", "ssl_ca_path", "ssl_ca_data"))
-        if cafile or capath or cadata:
-            context.load_verify_locations(cafile, capath, cadata)
-        if settings.get("ssl_min_version") is not None:
-            context.minimum_version = ssl.TLSVersion(int(settings["ssl_min_version"]))
-        if settings.get("ssl_ciphers") is not None:
-            context.set_ciphers(settings["ssl_ciphers"])
-    except OSError as exc:  # a file that cannot be read, a bad key or certificate (ssl.SSLError)
-        raise ValueError(f"bad TLS option: {exc}") from exc
-    return context

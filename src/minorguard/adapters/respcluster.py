@@ -12,9 +12,16 @@ Every store script touches one hash-tagged key, so a call goes to the master of 
   master and the call is sent there at once; the whole map is fetched again in the background.
 - ASK (the slot is being migrated and the key is not on the old master any more): the call is sent to
   the new master once, after ASKING on the same connection; the map is left as it is.
-- A master that cannot be reached or does not answer in time: the call fails (the store's failure
-  policy decides) and the map is fetched again in the background, so a promoted replica is found.
+- A master that cannot be reached or does not answer in time, or CLUSTERDOWN (the cluster lost a
+  master and has not promoted its replica yet): the call fails (the store's failure policy decides)
+  and a fetch of the map starts at once, in the background, so a promoted replica is found.
+- TRYAGAIN (multi-key commands on a slot mid-migration; the store's single-key scripts never get it):
+  sent again after `_TRYAGAIN_PAUSE` while the call's deadline allows; else it fails as CLUSTERDOWN
+  does.
 - At most `_MAX_REDIRECTS` redirections per call, as redis-py.
+- The nodes a new map no longer names (a failed master, a node removed) are retired: their
+  connections close once their last replies are read, so nodes come and go without connections
+  piling up (`open_connections` counts them).
 
 Nothing connects before the first call.
 """
@@ -36,6 +43,7 @@ __all__ = ["LeanCluster"]
 
 _MAX_REDIRECTS: Final = 5
 _REFETCH_AFTER: Final = 0.1  # seconds between map fetches a failing master triggers (not a fetch a call)
+_TRYAGAIN_PAUSE: Final = 0.005  # seconds: a migrating slot's keys move in a few ms
 Address = tuple[str, int]
 
 
@@ -52,6 +60,7 @@ class LeanCluster:
         self._mapped = False  # a map was fetched (calls route by it while a newer one is fetched)
         self._stale = True  # fetch the map again
         self._failed: set[Address] = set()  # nodes that failed a call or a fetch since the last map
+        self._retired: list[LeanRedis] = []  # nodes out of the map, closing as their calls end
         self._fetching = SharedRefresh(self._fetch, every=_REFETCH_AFTER, what="fetching the slot map")
 
     def __repr__(self) -> str:
@@ -87,7 +96,8 @@ class LeanCluster:
     async def aclose(self) -> None:
         """Close every connection; a fetch under way stops (its waiters get a ConnectionError)."""
         self._fetching.cancel()
-        nodes, self._nodes = list(self._nodes.values()), {}
+        nodes, self._nodes = [*self._nodes.values(), *self._retired], {}
+        self._retired = []
         self._slots = [None] * REDIS_CLUSTER_HASH_SLOTS
         self._mapped, self._stale = False, True
         for node in nodes:
@@ -108,7 +118,7 @@ class LeanCluster:
                     await self._fetching.join(task, deadline)
             node = asking or self._slots[slot]
             if node is None:
-                self._stale = True
+                self._refetch()
                 raise rx.ClusterDownError(f"no master serves slot {slot}")
             try:
                 return await node.script_until(sha, script, keys, args, deadline, asking=asking is not None)
@@ -119,12 +129,30 @@ class LeanCluster:
                 asking = None
             except rx.AskError as ask:
                 asking = self._node(ask.host or node.host, ask.port)
+            except rx.TryAgainError:
+                if asyncio.get_running_loop().time() + _TRYAGAIN_PAUSE >= deadline:
+                    self._refetch()
+                    raise
+                await asyncio.sleep(_TRYAGAIN_PAUSE)
+            except rx.ClusterDownError:
+                self._refetch()  # a failover under way: the next map names the promoted replica
+                raise
             except (rx.ConnectionError, rx.TimeoutError, TimeoutError):
                 # a dead or silent master may have failed over: ask the cluster again
                 self._failed.add((node.host, node.port))
-                self._stale = True
+                self._refetch()
                 raise
         raise rx.ClusterError(f"more than {_MAX_REDIRECTS} redirections for slot {slot}")
+
+    def _refetch(self) -> None:
+        """Fetch the map again, starting now: the next call should not go where this one failed."""
+        self._stale = True
+        self._fetching.start()
+
+    def open_connections(self) -> int:
+        """Connections open now, to every node this client knows or retired lately."""
+        self._retired = [node for node in self._retired if node.open_connections()]
+        return sum(node.open_connections() for node in [*self._nodes.values(), *self._retired])
 
     def _node(self, host: str, port: int) -> LeanRedis:
         node = self._nodes.get((host, port))
@@ -166,3 +194,13 @@ class LeanCluster:
         self._slots = slots
         self._mapped, self._stale = True, False
         self._failed.clear()
+        self._prune({id(node) for node in slots if node is not None})
+
+    def _prune(self, serving: set[int]) -> None:
+        """Retire the nodes the map does not name (a startup node too: a later fetch dials it
+        afresh if it must): the client's connections follow the cluster's masters."""
+        for address, node in list(self._nodes.items()):
+            if id(node) not in serving:
+                del self._nodes[address]
+                node.retire()
+                self._retired.append(node)

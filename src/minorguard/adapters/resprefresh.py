@@ -1,9 +1,10 @@
 """`SharedRefresh`: one background refresh that concurrent callers share, for the lean clients that
 must learn where to send calls (the Cluster client's slot map, the Sentinel client's master).
 
-- `start()` returns the refresh under way, or starts one; one that ended less than `every` seconds
-  ago stands instead (while a server is down every call fails and asks for a refresh), unless the
-  caller wants a `fresh` one.
+- `start()` returns the refresh under way, or starts one. At most one runs per `every` seconds
+  (while a server is down every call fails and asks for a refresh): one asked for sooner after the
+  last ended waits out the rest of that time, so the request is never dropped (a failure seen just
+  after a refresh must still be followed by one), unless the caller wants a `fresh` one at once.
 - The refresh runs on its own: callers `join` it within their own deadlines, shielded, so one that
   gives up does not cancel it for the others; each gets its own copy of its error (one exception
   raised in many tasks grows its traceback); `cancel()` (the client closing) gives them a
@@ -34,16 +35,19 @@ class SharedRefresh:
     def start(self, *, fresh: bool = False) -> asyncio.Task[None]:
         loop = asyncio.get_running_loop()
         task = self._task
+        delay = 0.0
         if task is not None and task.get_loop() is loop:
             if not task.done():
                 return task
-            if not fresh and loop.time() < self._ended_at + self._every:
-                return task
-        task = self._task = loop.create_task(self._run())
+            if not fresh:
+                delay = self._ended_at + self._every - loop.time()
+        task = self._task = loop.create_task(self._run(delay))
         task.add_done_callback(self._ended)
         return task
 
-    async def _run(self) -> None:
+    async def _run(self, delay: float) -> None:
+        if delay > 0:
+            await asyncio.sleep(delay)
         await self._refresh()
 
     def _ended(self, task: asyncio.Task[None]) -> None:

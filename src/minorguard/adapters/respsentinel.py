@@ -8,13 +8,16 @@ several times its CPU per call).
   Sentinel names another. The first calls wait for it (within their own deadlines); concurrent callers
   share one question.
 - A call that fails for want of the master (connection lost or refused, no answer in time, READONLY
-  from a demoted master) marks the address stale: the Sentinels are asked again in the background,
-  at most once per `_REASK_AFTER` seconds after the last question ended, and calls go to the new
-  master once they name it. During a failover calls fail meanwhile, and the store's failure policy
-  decides, as with redis-py. A replaced master's client is closed with the client (`aclose`): calls
-  may still be finishing on it.
-- The Sentinels are asked without credentials (as redis-py's `Sentinel` without `sentinel_kwargs`);
-  `username`, `password` and `db` are the master's.
+  from a demoted master) marks the address stale: the Sentinels are asked again at once, in the
+  background (at most once per `_REASK_AFTER` seconds), and calls go to the new master once they name
+  it. During a failover calls fail meanwhile, and the store's failure policy decides. A replaced
+  master's client is retired (`LeanRedis.retire`) rather than closed, since calls may still be
+  finishing on it: its connections close as soon as their last replies are read.
+- While calls succeed the Sentinels are still asked again, in the background, once per
+  `_RECHECK_EVERY`: after a manual failover (SENTINEL FAILOVER) the old master goes on taking writes
+  for seconds until Sentinel demotes it, and those writes are lost when it resyncs from the new one.
+- The Sentinels are asked with their own credentials (`sentinels_options`: Sentinel's `requirepass`,
+  or an ACL user there), the master with `options` and `db`; TLS, when on, is used for both.
 
 Nothing connects before the first call.
 """
@@ -35,6 +38,7 @@ from minorguard.adapters.respwire import NEVER, Arg
 __all__ = ["LeanSentinel"]
 
 _REASK_AFTER: Final = 0.1  # seconds between questions a failing master triggers
+_RECHECK_EVERY: Final = 1.0  # seconds between questions while the master answers
 Address = tuple[str, int]
 
 
@@ -48,19 +52,25 @@ class LeanSentinel:
         *,
         db: int = 0,
         options: ServerOptions = DEFAULT_OPTIONS,
+        sentinels_options: ServerOptions | None = None,
     ) -> None:
-        """`options` and `db` are the master's; the Sentinels get its timeouts alone."""
+        """`options` and `db` are the master's; `sentinels_options` the Sentinels' (default: the
+        master's timeouts and TLS, no credentials)."""
         if not sentinels:
             raise ValueError("give at least one Sentinel")
         self.service = service
-        timeouts = ServerOptions(connect_timeout=options.connect_timeout, stall_timeout=options.stall_timeout)
-        self._sentinels = [timeouts.client(host, port) for host, port in sentinels]
+        if sentinels_options is None:
+            sentinels_options = ServerOptions(
+                connect_timeout=options.connect_timeout, stall_timeout=options.stall_timeout, tls=options.tls
+            )
+        self._sentinels = [sentinels_options.client(host, port) for host, port in sentinels]
         self._options, self._db = options, db
         self._master: LeanRedis | None = None
         self._stale = True
         self._asking = SharedRefresh(self._ask, every=_REASK_AFTER, what="asking the Sentinels")
         self._failed: Address | None = None  # the master whose failure marked the address stale
-        self._retired: list[LeanRedis] = []  # replaced masters' clients
+        self._retired: list[LeanRedis] = []  # replaced masters' clients, closing as their calls end
+        self._recheck_at = NEVER  # on the loop's clock: when to ask again, though nothing failed
 
     def __repr__(self) -> str:
         return f"<LeanSentinel {self.service} master={self._master!r}>"
@@ -96,6 +106,12 @@ class LeanSentinel:
         await self._current(NEVER)
         return self
 
+    def open_connections(self) -> int:
+        """Connections open now: to the master, to masters replaced but still answering, to Sentinels."""
+        self._retired = [client for client in self._retired if client.open_connections()]
+        clients = [*self._sentinels, *self._retired, *([self._master] if self._master is not None else [])]
+        return sum(client.open_connections() for client in clients)
+
     async def aclose(self) -> None:
         """Close every connection; a question under way stops (its waiters get a ConnectionError)."""
         self._asking.cancel()
@@ -112,6 +128,9 @@ class LeanSentinel:
             task = self._asking.start()
             if self._master is None:
                 await self._asking.join(task, deadline)
+        elif (now := asyncio.get_running_loop().time()) >= self._recheck_at:
+            self._recheck_at = now + _RECHECK_EVERY
+            self._asking.start()
         if self._master is None:
             raise rx.ConnectionError(f"no Sentinel names a master for {self.service!r}")
         return self._master
@@ -133,6 +152,7 @@ class LeanSentinel:
         self._stale = True
         if master is not None:
             self._failed = (master.host, master.port)
+        self._asking.start()  # now: the next call should not go where this one failed
 
     async def _ask(self) -> None:
         """Ask the Sentinels in turn for the master: the first that names one other than the master
@@ -170,5 +190,7 @@ class LeanSentinel:
         if current is None or (current.host, current.port) != address:
             self._master = self._options.client(address[0], address[1], self._db)
             if current is not None:
+                current.retire()
                 self._retired.append(current)
         self._stale, self._failed = False, None
+        self._recheck_at = asyncio.get_running_loop().time() + _RECHECK_EVERY

@@ -116,6 +116,7 @@ class Connection(asyncio.Protocol):
         self._answered = 0
         self._watchdog: asyncio.TimerHandle | None = None
         self.open = False
+        self._closing = False  # close once every call sent has its reply (close_when_idle)
         self.lost: asyncio.Future[None] = loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -168,6 +169,16 @@ class Connection(asyncio.Protocol):
             self.drop(rx.InvalidResponse(f"protocol error from Redis: {exc}"))
         except IndexError:  # a reply nobody asked for: the stream can no longer be trusted
             self.drop(rx.InvalidResponse("unexpected reply from Redis"))
+            return
+        if self._closing and not pending:
+            self.close_when_idle()
+
+    def close_when_idle(self) -> None:
+        """Close now if no reply is awaited, else as soon as the last one is read."""
+        self._closing = True
+        if not self._pending and self._transport is not None:
+            self.open = False
+            self._transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = f": {exc}" if exc is not None else ""

@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.types import Receive, Scope, Send
 
+from minorguard import __version__
 from minorguard.deployment import LoadedDeployment, Permission
 from minorguard.errors import StoreError
 from minorguard.gate.gate import Gate
+from minorguard.metricsshare import exposition, keep_writing
 from minorguard.sidecar.api import DecisionApi
 from minorguard.sidecar.credentials import Credentials, audit
 from minorguard.sidecar.http import Handler, Request, send_answer
@@ -42,6 +44,7 @@ class SidecarApp:
         nppa: NppaClient | None = None,
         drain_seconds: float = 10.0,
         draining: Path | None = None,
+        metrics_folder: Path | None = None,
     ) -> None:
         settings = deployment.settings
         self.gate = gate
@@ -50,6 +53,9 @@ class SidecarApp:
         self.credentials = Credentials(deployment.credentials())
         self.drain_seconds = drain_seconds
         self.draining = draining  # exists once the process got SIGTERM (see serve.delay_sigterm)
+        self.metrics_folder = metrics_folder  # several workers: each keeps a snapshot there
+        self.logging = settings.logging
+        self._background: list[asyncio.Task[None]] = []
         self.in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -141,7 +147,7 @@ class SidecarApp:
 
     async def _metrics(self, request: Request) -> None:
         self.gate.refresh_gauges()
-        body = generate_latest(self.registry)
+        body = exposition(self.registry)  # with several workers, all of them (metricsshare.py)
         headers = [
             (b"content-type", CONTENT_TYPE_LATEST.encode()),
             (b"content-length", str(len(body)).encode()),
@@ -156,6 +162,7 @@ class SidecarApp:
         document = {
             "name": policy.name,
             "revision": policy.revision,
+            "minorguard_version": __version__,
             "sources": [str(s) for s in policy.sources],
             "effective": policy.spec.model_dump(mode="json"),
         }
@@ -184,6 +191,10 @@ class SidecarApp:
                 if self.gate.reloader is not None:
                     self.gate.reloader.install_sighup()
                 self.gate.start()
+                if self.metrics_folder is not None:
+                    self._background.append(
+                        asyncio.create_task(keep_writing(self.registry, self.metrics_folder))
+                    )
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._drain()
@@ -192,6 +203,9 @@ class SidecarApp:
                 return
 
     async def close(self) -> None:
+        for task in self._background:  # keep_writing writes a last snapshot when cancelled
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         await self.gate.close()
         if self.nppa is not None:
             await self.nppa.aclose()

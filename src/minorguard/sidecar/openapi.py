@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from minorguard import __version__
 from minorguard.sidecar.inputs import DecisionRequest
 from minorguard.types import Reason
 
@@ -69,7 +70,7 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "minorguard sidecar", "version": "1"},
+        "info": {"title": "minorguard sidecar", "version": __version__},  # the release serving it
         "paths": {
             "/v1/decisions": {
                 "post": {
@@ -96,7 +97,7 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
                     "summary": "The policy in force",
                     "responses": {
                         "200": {
-                            "description": "name, revision, effective values",
+                            "description": "name, revision, effective values, minorguard_version",
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         }
                     },

@@ -36,6 +36,8 @@ from minorguard.clocks import offset_clock
 from minorguard.deployment import load_deployment
 from minorguard.engine import Clock
 from minorguard.errors import MinorguardError
+from minorguard.logs import configure_logging, server_log_config
+from minorguard.metricsshare import METRICS_DIR_ENV, prepare_folder, shared_folder
 from minorguard.sidecar.app import SidecarApp
 from minorguard.wiring import build_gate, nppa_client
 
@@ -57,7 +59,12 @@ def build_sidecar(
     gate = build_gate(deployment, registry=registry, clock=clock, nppa=nppa)
     draining = os.environ.get(DRAINING_ENV)
     return SidecarApp(
-        gate, deployment, registry=registry, nppa=nppa, draining=Path(draining) if draining else None
+        gate,
+        deployment,
+        registry=registry,
+        nppa=nppa,
+        draining=Path(draining) if draining else None,
+        metrics_folder=shared_folder(),
     )
 
 
@@ -73,13 +80,20 @@ def app_from_env() -> SidecarApp:
         raise NoConfigError(f"{CONFIG_ENV} is not set: give the sidecar a deployment config (or run --demo)")
     start_at = os.environ.get(START_AT_ENV)
     clock = offset_clock(dt.datetime.fromisoformat(start_at)) if start_at else time.time
-    return build_sidecar(config, clock=clock)
+    app = build_sidecar(config, clock=clock)
+    logs = app.logging
+    configure_logging(fmt=logs.format, level=logs.level, decisions=logs.decisions)
+    return app
 
 
 def serve(config: str, *, host: str, port: int, workers: int, start_at: dt.datetime | None) -> None:
     os.environ[CONFIG_ENV] = config
     if start_at is not None:
         os.environ[START_AT_ENV] = start_at.isoformat()
+    if workers > 1:  # one folder for the workers' metrics snapshots, emptied of an earlier run's
+        folder = os.environ.get(METRICS_DIR_ENV) or tempfile.mkdtemp(prefix="minorguard-metrics-")
+        prepare_folder(Path(folder))
+        os.environ[METRICS_DIR_ENV] = folder
     preflight = app_from_env()  # fail here, with file:line:col problems, before any worker starts
     asyncio.run(preflight.close())
     check_port_free(host, port)
@@ -98,6 +112,7 @@ def serve(config: str, *, host: str, port: int, workers: int, start_at: dt.datet
             interface=Interfaces.ASGI,
             factory=True,
             log_access=False,
+            log_dictconfig=server_log_config(preflight.logging.format),
         )
         server.on_startup(lambda: delay_sigterm(server, flag, delay))
         server.serve()
