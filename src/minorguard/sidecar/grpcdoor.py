@@ -27,6 +27,7 @@ from grpc import StatusCode
 from minorguard.gate.gate import Gate, Inquiry, text_header
 from minorguard.gate.verdicts import ENVOY_GRPC, Verdict, refused
 from minorguard.web import messages
+from minorguard.web.body import BodyTooLarge
 
 UPSTREAM_PREFIX = b"x-minorguard-"
 MAX_HEADERS = 256  # Envoy forwards at most 100 by default (max_headers_count); more is not Envoy's
@@ -37,9 +38,8 @@ _NOT_SENT = (b"content-length",)  # Envoy frames the body itself
 class EnvoyGrpcDoor:
     """The `Authorization` service: its one method, `Check`."""
 
-    def __init__(self, gate: Gate, *, max_body_bytes: int) -> None:
+    def __init__(self, gate: Gate) -> None:
         self.gate = gate
-        self.max_body_bytes = max_body_bytes
 
     async def Check(self, request: Any, context: object) -> Any:  # the proto's name for it
         http = request.attributes.request.http
@@ -57,9 +57,6 @@ class EnvoyGrpcDoor:
             return self._refused(headers, 400, messages.BAD_REQUEST, "send the original method and path")
         if len(headers) > MAX_HEADERS:
             return self._refused(headers, 400, messages.BAD_REQUEST, f"more than {MAX_HEADERS} headers")
-        if max(len(http.raw_body), len(http.body)) > self.max_body_bytes:
-            detail = f"the body may be at most {self.max_body_bytes} bytes"
-            return self._refused(headers, 413, messages.BODY_TOO_LARGE, detail)
         return None
 
     def _refused(
@@ -79,14 +76,29 @@ def headers_of(http: Any) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode(), value.encode()) for name, value in http.headers.items()]
 
 
-def body_of(http: Any) -> bytes | None:
+def body_of(http: Any) -> Forwarded | None:
     """The body Envoy forwarded (`raw_body` with pack_as_bytes, else `body`), or None: without
     with_request_body Envoy sends none, and a body route then asks for the amount in a header."""
     if http.raw_body:
-        return bytes(http.raw_body)
+        return Forwarded(bytes(http.raw_body))
     if http.body:
-        return str(http.body).encode()
+        return Forwarded(str(http.body).encode())
     return None
+
+
+class Forwarded:
+    """A body that came with the CheckRequest, read by the gate like a request's (and refused the
+    same way past max_body_bytes), only for a route that reads it."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def read(self, limit: int, declared: int | None) -> bytes:
+        if len(self.body) > limit:
+            raise BodyTooLarge
+        return self.body
 
 
 def check_response(verdict: Verdict, client: list[tuple[bytes, bytes]]) -> Any:

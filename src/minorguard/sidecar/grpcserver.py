@@ -38,7 +38,7 @@ class GrpcBindError(MinorguardError):
 class GrpcListener:
     def __init__(self, gate: Gate, address: GrpcAddress, *, max_body_bytes: int) -> None:
         self.address = address
-        self.door = EnvoyGrpcDoor(gate, max_body_bytes=max_body_bytes)
+        self.door = EnvoyGrpcDoor(gate)
         self.max_message = max_body_bytes + _MESSAGE_OVERHEAD
         self.server: grpc.aio.Server | None = None
         self.port = address.port  # the bound one (differs when asked for port 0)

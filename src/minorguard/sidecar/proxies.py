@@ -14,8 +14,9 @@ from __future__ import annotations
 from minorguard.deployment import SidecarSettings
 from minorguard.gate.gate import Gate, Inquiry, header, text_header
 from minorguard.gate.verdicts import ENVOY, ENVOY_DECODED, NGINX, TRAEFIK, Door, refused
-from minorguard.sidecar.http import Request, body_of, send_answer
+from minorguard.sidecar.http import Request, send_answer
 from minorguard.web import messages
+from minorguard.web.body import AsgiBody
 
 
 class ProxyDoors:
@@ -42,9 +43,7 @@ class ProxyDoors:
         target = target[len(self.envoy_prefix) :] or "/"
         body = None
         if header(request.raw_headers, b"content-length") not in (None, b"", b"0"):
-            body = await body_of(request, self.max_body_bytes)
-            if body is None:
-                return
+            body = AsgiBody(request.receive)  # read by the gate, only for a route that needs it
         inquiry = Inquiry(request.method, target, request.raw_headers, request.query, body)
         verdict = await self.gate.check(door, inquiry)
         await send_answer(request.send, verdict.answer)
