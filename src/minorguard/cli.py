@@ -278,9 +278,9 @@ def _sidecar(args: argparse.Namespace) -> int:
     start = parse_at(args.start_at, dt.timezone(dt.timedelta(hours=8))) if args.start_at else None
     config = args.config
     if args.demo:
-        from minorguard.demo import demo_config, print_tour  # noqa: PLC0415
+        from minorguard.demo import print_tour, sidecar_demo_config  # noqa: PLC0415
 
-        config = str(demo_config())
+        config = str(sidecar_demo_config())
         print_tour(
             f"http://{args.host}:{args.port}",
             time.time() if start is None else start.timestamp(),
