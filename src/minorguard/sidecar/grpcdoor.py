@@ -26,10 +26,10 @@ from grpc import StatusCode
 
 from minorguard.gate.gate import Gate, Inquiry, text_header
 from minorguard.gate.verdicts import ENVOY_GRPC, Verdict, refused
+from minorguard.sidecar.proxies import UPSTREAM_PREFIX, forged
 from minorguard.web import messages
 from minorguard.web.body import BodyTooLarge
 
-UPSTREAM_PREFIX = b"x-minorguard-"
 MAX_HEADERS = 256  # Envoy forwards at most 100 by default (max_headers_count); more is not Envoy's
 _OVERWRITE = HeaderValueOption.HeaderAppendAction.Value("OVERWRITE_IF_EXISTS_OR_ADD")
 _NOT_SENT = (b"content-length",)  # Envoy frames the body itself
@@ -105,11 +105,9 @@ def check_response(verdict: Verdict, client: list[tuple[bytes, bytes]]) -> Any:
     answer = verdict.answer
     if verdict.forward:
         ours = [(name, value) for name, value in answer.headers if name.startswith(UPSTREAM_PREFIX)]
-        names = {name for name, _ in ours}
-        forged = sorted({n for n, _ in client if n.startswith(UPSTREAM_PREFIX) and n not in names})
         ok = OkHttpResponse(
             headers=[_option(name, value) for name, value in ours],
-            headers_to_remove=[name.decode() for name in forged],
+            headers_to_remove=[name.decode() for name in forged(client, ours)],
         )
         return CheckResponse(status=Status(code=StatusCode.OK.value[0]), ok_response=ok)
     denied = DeniedHttpResponse(
