@@ -14,6 +14,9 @@ Start and stop are made safe for a payments service:
   stops accepting and drains the requests in flight. Each granian worker listens on a socket of its
   own: closing one drops the connections waiting in its backlog unanswered, so stopping at once at
   SIGTERM would drop the requests of connections opened just before it.
+The Envoy gRPC door (`grpc_port`) is served in each worker beside its HTTP server (see
+`grpcserver`), so the same two rules hold for it: its port is checked here, and it stops with the
+worker, after the delay, finishing the checks under way.
 """
 
 from __future__ import annotations
