@@ -312,7 +312,8 @@ class Player(FastHttpUser):
         if self.target == "demo":
             self.demo("tip POST /live/rooms/[room]/tips", "POST", path, "livestream_tip", amount)
             return
-        body = {"token": self.token, "method": "POST", "path": path, "body": {"amount_fen": amount}}
+        # the sidecar demo's routes take the amount from X-Amount-Fen, as proxies (no body) need
+        body = {"token": self.token, "method": "POST", "path": path, "headers": {"X-Amount-Fen": str(amount)}}
         reservation = self.decide_api("tip POST /v1/decisions", body, "livestream_tip", amount)
         if reservation:
             self.commit(reservation)

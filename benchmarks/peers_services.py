@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PEERS = HERE / "peers"
 TOOLS = ROOT / ".tools" / "peers" / "bin"
+TOOLS_BIN = ROOT / ".tools" / "bin"  # envoy from scripts/proxies
 VENV = Path(sys.executable).parent
 FRIDAY_EVENING = "2026-11-20T20:05:00+08:00"  # minors inside the nppa-2021 window (bench_apps' clock)
 DEMO = {"secret": "minorguard-demo-signing-key-not-for-production", "issuer": "minorguard-demo"}
@@ -176,7 +177,7 @@ def uvicorn(procs: Processes, mode: str, store: str) -> tuple[subprocess.Popen[b
 
 
 def envoy(procs: Processes, config: Path, listen: list[int], cpu: int) -> subprocess.Popen[bytes]:
-    command = [binary(VENV / "envoy"), "-c", str(config), "--concurrency", "1", "--disable-hot-restart"]
+    command = [binary(TOOLS_BIN / "envoy"), "-c", str(config), "--concurrency", "1", "--disable-hot-restart"]
     command += ["--log-level", "warn"]
     process = procs.start("envoy", cpu, command, listen[0])
     for port in listen[1:]:

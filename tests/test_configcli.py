@@ -131,9 +131,10 @@ def test_an_unknown_policy_name_is_located_at_the_policy_key(
 ) -> None:
     config = (DEMO / "demo-deployment.yaml").read_text().replace("policy: demo.yaml", "policy: nppa-2031")
     file = write(tmp_path, config)
+    line = config.splitlines().index("policy: nppa-2031") + 1
     code, _, err = run(capsys, "config", "check", str(file))
     assert code == 1
-    assert re.search(rf"{re.escape(str(file))}:3:\d+  policy  ", err), err
+    assert re.search(rf"{re.escape(str(file))}:{line}:\d+  policy  ", err), err
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)

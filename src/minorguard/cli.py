@@ -158,6 +158,9 @@ def _service_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     sidecar.add_argument("--host", default="127.0.0.1")
     sidecar.add_argument("--port", type=int, default=8080)
     sidecar.add_argument("--workers", type=int, default=1, help="server processes (needs a Redis store)")
+    sidecar.add_argument(
+        "--grpc-port", type=int, metavar="PORT", help="also serve Envoy ext_authz over gRPC on this port"
+    )
     sidecar.add_argument("--start-at", metavar="ISO8601", help="(demo) start the clock at this instant")
     sidecar.set_defaults(run=_sidecar)
 
@@ -362,18 +365,27 @@ def _sidecar(args: argparse.Namespace) -> int:
             raise ValueError("several workers need a shared store: memory:// counts per process (use Redis)")
     elif args.workers != 1:
         raise ValueError("--demo keeps its counters in memory: it runs one worker")
+    if args.grpc_port is not None and not 0 < args.grpc_port < 65536:
+        raise ValueError(f"--grpc-port must be a port number (1-65535), not {args.grpc_port}")
     start = parse_at(args.start_at, dt.timezone(dt.timedelta(hours=8))) if args.start_at else None
     config = args.config
     if args.demo:
-        from minorguard.demo import demo_config, print_tour  # noqa: PLC0415
+        from minorguard.demo import print_tour, sidecar_demo_config  # noqa: PLC0415
 
-        config = str(demo_config())
+        config = str(sidecar_demo_config())
         print_tour(
             f"http://{args.host}:{args.port}",
             time.time() if start is None else start.timestamp(),
             sidecar=True,
         )
-    serve(config, host=args.host, port=args.port, workers=args.workers, start_at=start)
+    serve(
+        config,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        start_at=start,
+        grpc_port=args.grpc_port,
+    )
     return EXIT_OK
 
 

@@ -37,6 +37,11 @@ def demo_config() -> Path:
     return Path(str(resources.files("minorguard") / "presets" / "examples" / "demo-deployment.yaml"))
 
 
+def sidecar_demo_config() -> Path:
+    """The demo's config with the amounts in the X-Amount-Fen header: proxies forward no body."""
+    return Path(str(resources.files("minorguard") / "presets" / "examples" / "sidecar-demo-deployment.yaml"))
+
+
 def demo_token(
     subject: str,
     birthdate: dt.date | None,
@@ -240,6 +245,11 @@ def _sidecar_lines(base_url: str) -> list[tuple[str, str]]:
         (
             "Envoy ext_authz (HTTP service): the original path after the prefix",
             auth.format("DEMO_ADULT") + f"-i {base_url}/v1/authz/envoy/game/ping",
+        ),
+        (
+            "proxies forward no body: a purchase's amount comes in X-Amount-Fen (¥50.01, over the cap)",
+            auth.format("DEMO_TEEN_15")
+            + f"-i -X POST -H 'X-Amount-Fen: 5001' {base_url}/v1/authz/envoy/shop/purchases",
         ),
         (
             "a 15-year-old's ¥20 top-up reserves its amount; the backend then commits it with its own "

@@ -129,6 +129,8 @@ class SidecarSettings(_Strict):
     original_method_header: str = "X-Original-Method"
     # after SIGTERM: answer /readyz 503 but serve everything this long, then stop accepting and drain
     shutdown_delay_seconds: float = Field(default=5.0, ge=0, le=120)
+    # Envoy ext_authz over gRPC on this port (off when unset; `minorguard sidecar --grpc-port` wins)
+    grpc_port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class NppaSettings(_Strict):

@@ -249,6 +249,7 @@ class _Echo(http.server.BaseHTTPRequestHandler):
             "method": self.command,
             "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
+            "header_list": [[k.lower(), v] for k, v in self.headers.items()],  # repeated ones too
             "minorguard": {
                 k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-minorguard-")
             },

@@ -127,3 +127,23 @@ def test_several_workers_on_the_memory_store_are_refused(tmp_path: Path) -> None
     done = subprocess.run(process.args, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode != 0
     assert "shared store" in done.stderr
+
+
+def test_the_amount_header_line_is_judged_by_its_amount(demo: tuple[list[str], dict[str, str]]) -> None:
+    """The sidecar demo's routes take amounts from X-Amount-Fen, as proxies (which forward no body)
+    need: the 15-year-old's ¥50.01 is over the single cap, not an invalid request."""
+    status, headers, body = status_and_body(find(demo[1], "X-Amount-Fen"))
+    assert status == 403, body
+    assert headers["minorguard-reason"] == "purchase_single_cap"
+
+
+def test_the_example_configs_in_policies_are_the_shipped_ones() -> None:
+    """policies/examples (what a reader of the repository sees) and the package's copies (what
+    `minorguard demo` and `minorguard sidecar --demo` run) are the same files."""
+    shipped = Path(__file__).resolve().parents[2] / "src" / "minorguard" / "presets" / "examples"
+    shown = shipped.parents[3] / "policies" / "examples"
+    names = sorted(p.name for p in shipped.glob("*.yaml"))
+    assert names == sorted(p.name for p in shown.glob("*.yaml"))
+    assert "sidecar-demo-deployment.yaml" in names
+    for name in names:
+        assert (shipped / name).read_text() == (shown / name).read_text(), name

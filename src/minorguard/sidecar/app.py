@@ -30,6 +30,7 @@ from minorguard.web.answers import Answer, json_answer, problem_answer
 
 if TYPE_CHECKING:
     from minorguard.adapters.nppa.client import NppaClient
+    from minorguard.sidecar.grpcserver import GrpcListener
 
 LOG = logging.getLogger("minorguard")
 
@@ -45,6 +46,7 @@ class SidecarApp:
         drain_seconds: float = 10.0,
         draining: Path | None = None,
         metrics_folder: Path | None = None,
+        grpc: tuple[str, int] | None = None,
     ) -> None:
         settings = deployment.settings
         self.gate = gate
@@ -82,6 +84,7 @@ class SidecarApp:
         self._envoy = self._tracked(proxies.envoy)
         self._reservation = self._tracked(Reservations(gate, self.credentials))
         self._identity_query = identity.query
+        self.grpc = None if grpc is None else grpc_listener(gate, grpc, max_body_bytes=limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -195,12 +198,30 @@ class SidecarApp:
                     self._background.append(
                         asyncio.create_task(keep_writing(self.registry, self.metrics_folder))
                     )
+                failed = await self._start_grpc()
+                if failed is not None:
+                    await send({"type": "lifespan.startup.failed", "message": failed})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self._drain()
                 await self.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _start_grpc(self) -> str | None:
+        """Why the gRPC door could not start (None: it did, or there is none)."""
+        if self.grpc is None:
+            return None
+        from minorguard.sidecar.grpcserver import GrpcBindError  # noqa: PLC0415  (grpc only when used)
+
+        try:
+            await self.grpc.start()
+        except GrpcBindError as exc:
+            LOG.error("%s", exc)
+            await self.close()
+            return str(exc)
+        return None
 
     async def close(self) -> None:
         for task in self._background:  # keep_writing writes a last snapshot when cancelled
@@ -214,12 +235,22 @@ class SidecarApp:
         """Wait for in-flight decisions and settlements (no reservation is left half-made), then for
         the cancels of reserves whose answer was lost, so they finish instead of being abandoned."""
         started = time.monotonic()
+        grpc = self.grpc
+        grpc_stopped = None if grpc is None else asyncio.ensure_future(grpc.stop(self.drain_seconds))
         try:
             await asyncio.wait_for(self._idle.wait(), timeout=self.drain_seconds)
         except TimeoutError:
             LOG.error("shutdown: %d requests still in flight after %.0fs", self.in_flight, self.drain_seconds)
+        if grpc_stopped is not None:
+            await grpc_stopped  # its checks under way are answered (or cut at drain_seconds)
         left = max(self.drain_seconds - (time.monotonic() - started), 0.5)
         await self.gate.engine.settler.drain(left)
+
+
+def grpc_listener(gate: Gate, address: tuple[str, int], *, max_body_bytes: int) -> GrpcListener:
+    from minorguard.sidecar.grpcserver import GrpcAddress, GrpcListener  # noqa: PLC0415  (see above)
+
+    return GrpcListener(gate, GrpcAddress(*address), max_body_bytes=max_body_bytes)
 
 
 def usage_json(usage: Any) -> dict[str, Any]:

@@ -14,8 +14,10 @@ from __future__ import annotations
 from minorguard.deployment import SidecarSettings
 from minorguard.gate.gate import Gate, Inquiry, header, text_header
 from minorguard.gate.verdicts import ENVOY, ENVOY_DECODED, NGINX, TRAEFIK, Door, refused
-from minorguard.sidecar.http import Request, body_of, send_answer
+from minorguard.sidecar.http import Request, send_answer
 from minorguard.web import messages
+from minorguard.web.answers import Answer
+from minorguard.web.body import AsgiBody
 
 
 class ProxyDoors:
@@ -42,12 +44,15 @@ class ProxyDoors:
         target = target[len(self.envoy_prefix) :] or "/"
         body = None
         if header(request.raw_headers, b"content-length") not in (None, b"", b"0"):
-            body = await body_of(request, self.max_body_bytes)
-            if body is None:
-                return
+            body = AsgiBody(request.receive)  # read by the gate, only for a route that needs it
         inquiry = Inquiry(request.method, target, request.raw_headers, request.query, body)
         verdict = await self.gate.check(door, inquiry)
-        await send_answer(request.send, verdict.answer)
+        answer = verdict.answer
+        names = forged(request.raw_headers, answer.headers) if verdict.forward else []
+        if names:  # Envoy removes these from the upstream request (it only replaces the ones we set)
+            removed = (b"x-envoy-auth-headers-to-remove", b",".join(names))
+            answer = Answer(answer.status, [*answer.headers, removed], answer.body)
+        await send_answer(request.send, answer)
 
     async def nginx(self, request: Request) -> None:
         raw = request.raw_headers
@@ -82,3 +87,13 @@ class ProxyDoors:
             default_language=self.gate.default_language,
         )
         await send_answer(request.send, verdict.answer)
+
+
+UPSTREAM_PREFIX = b"x-minorguard-"
+
+
+def forged(client: list[tuple[bytes, bytes]], ours: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """The x-minorguard-* headers a client sent that an allow does not set: a backend must see only
+    the sidecar's (a forged x-minorguard-reservation-id could be settled as the client's own)."""
+    names = {name for name, _ in ours}
+    return sorted({n for n, _ in client if n.startswith(UPSTREAM_PREFIX) and n not in names})

@@ -14,6 +14,9 @@ Start and stop are made safe for a payments service:
   stops accepting and drains the requests in flight. Each granian worker listens on a socket of its
   own: closing one drops the connections waiting in its backlog unanswered, so stopping at once at
   SIGTERM would drop the requests of connections opened just before it.
+The Envoy gRPC door (`grpc_port`) is served in each worker beside its HTTP server (see
+`grpcserver`), so the same two rules hold for it: its port is checked here, and it stops with the
+worker, after the delay, finishing the checks under way.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from minorguard.wiring import build_gate, nppa_client
 CONFIG_ENV = "MINORGUARD_CONFIG"
 START_AT_ENV = "MINORGUARD_START_AT"
 DRAINING_ENV = "MINORGUARD_DRAINING_FLAG"  # a file the main process creates at SIGTERM
+GRPC_ENV = "MINORGUARD_GRPC_ADDRESS"  # host:port of the gRPC door, which every worker serves
 
 
 class PortInUseError(MinorguardError):
@@ -51,7 +55,11 @@ class PortInUseError(MinorguardError):
 
 
 def build_sidecar(
-    config: str, *, registry: CollectorRegistry | None = None, clock: Clock = time.time
+    config: str,
+    *,
+    registry: CollectorRegistry | None = None,
+    clock: Clock = time.time,
+    grpc: tuple[str, int] | None = None,
 ) -> SidecarApp:
     registry = registry if registry is not None else CollectorRegistry()
     deployment = load_deployment(config)
@@ -65,6 +73,7 @@ def build_sidecar(
         nppa=nppa,
         draining=Path(draining) if draining else None,
         metrics_folder=shared_folder(),
+        grpc=grpc,
     )
 
 
@@ -80,13 +89,25 @@ def app_from_env() -> SidecarApp:
         raise NoConfigError(f"{CONFIG_ENV} is not set: give the sidecar a deployment config (or run --demo)")
     start_at = os.environ.get(START_AT_ENV)
     clock = offset_clock(dt.datetime.fromisoformat(start_at)) if start_at else time.time
-    app = build_sidecar(config, clock=clock)
+    grpc = os.environ.get(GRPC_ENV)
+    host, _, port = grpc.rpartition(":") if grpc else ("", "", "")
+    app = build_sidecar(config, clock=clock, grpc=(host, int(port)) if grpc else None)
     logs = app.logging
     configure_logging(fmt=logs.format, level=logs.level, decisions=logs.decisions)
     return app
 
 
-def serve(config: str, *, host: str, port: int, workers: int, start_at: dt.datetime | None) -> None:
+def serve(
+    config: str,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    start_at: dt.datetime | None,
+    grpc_port: int | None = None,
+) -> None:
+    """Serve the sidecar; `grpc_port` (else the deployment's `sidecar.grpc_port`) adds the Envoy gRPC
+    door on that port, in every worker."""
     os.environ[CONFIG_ENV] = config
     if start_at is not None:
         os.environ[START_AT_ENV] = start_at.isoformat()
@@ -94,10 +115,18 @@ def serve(config: str, *, host: str, port: int, workers: int, start_at: dt.datet
         folder = os.environ.get(METRICS_DIR_ENV) or tempfile.mkdtemp(prefix="minorguard-metrics-")
         prepare_folder(Path(folder))
         os.environ[METRICS_DIR_ENV] = folder
+    os.environ.pop(GRPC_ENV, None)
     preflight = app_from_env()  # fail here, with file:line:col problems, before any worker starts
     asyncio.run(preflight.close())
+    settings = load_deployment(config).settings.sidecar
+    grpc_port = grpc_port or settings.grpc_port
+    if grpc_port == port:
+        raise PortInUseError(f"the gRPC port must differ from the HTTP port ({port})")
     check_port_free(host, port)
-    delay = load_deployment(config).settings.sidecar.shutdown_delay_seconds
+    if grpc_port is not None:
+        check_port_free(host, grpc_port)
+        os.environ[GRPC_ENV] = f"{host}:{grpc_port}"
+    delay = settings.shutdown_delay_seconds
     flag = Path(tempfile.mkdtemp(prefix="minorguard-")) / "draining"
     os.environ[DRAINING_ENV] = str(flag)
     if importlib.util.find_spec("granian") is not None:
