@@ -26,6 +26,7 @@ from minorguard.sidecar.identity import IdentityEndpoints
 from minorguard.sidecar.openapi import openapi_document
 from minorguard.sidecar.proxies import ProxyDoors
 from minorguard.sidecar.reservations import Reservations
+from minorguard.sidecar.weekendpoint import WeekPage
 from minorguard.web.answers import Answer, json_answer, problem_answer
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ class SidecarApp:
             ("GET", "/metrics"): self._metrics,
             ("GET", "/openapi.json"): self._openapi,
             ("GET", "/v1/policy"): self._policy,
+            ("GET", "/v1/policy/week"): WeekPage(gate),
             ("POST", "/v1/decisions"): self._tracked(DecisionApi(gate, max_body_bytes=limit)),
             ("POST", "/v1/identity/verify"): identity.verify,
         }

@@ -103,6 +103,19 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/policy/week": {
+                "get": {
+                    "summary": "The week of the policy in force: a days x hours grid per age band (HTML)",
+                    "parameters": [
+                        {"name": "week", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "lang", "in": "query", "schema": {"enum": ["zh-CN", "en"]}},
+                    ],
+                    "responses": {
+                        "200": {"description": "a self-contained page", "content": {"text/html": {}}},
+                        "400": {"description": "a week or language that cannot be drawn"},
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Alive",
