@@ -219,6 +219,20 @@ def test_a_clients_forged_decision_headers_never_reach_the_backend(doors: Doors,
     assert "x-minorguard-reservation-id" not in arrived["minorguard"]
 
 
+@pytest.mark.parametrize("door", ["envoy-grpc", "traefik", "envoy-http", "nginx"])
+def test_the_backend_gets_the_amount_that_was_judged(doors: Doors, door: str) -> None:
+    """An allowed purchase carries X-Minorguard-Amount-Fen, set by the sidecar (a client's own is
+    replaced), so the backend can charge exactly what minorguard judged."""
+    doors.clock.set(FRIDAY_IN_WINDOW)
+    headers = bearer(token(f"table-amount-{door}", AGE_15)) | {AMOUNT_HEADER: "1200"}
+    headers["X-Minorguard-Amount-Fen"] = "1"  # forged: must not reach the backend
+    response = doors.http.post(doors.urls[door] + "/shop/purchases", headers=headers)
+    assert response.status_code == 200, response.text
+    arrived = doors.upstream.seen[-1]
+    amounts = [value for name, value in arrived["header_list"] if name == "x-minorguard-amount-fen"]
+    assert amounts == ["1200"]
+
+
 def test_with_the_sidecar_down_every_proxy_fails_closed(doors: Doors) -> None:
     """The sidecar stopped: no request reaches the backend through any proxy, adults' included.
     nginx (its snippet) and Envoy (its local_reply_config) answer 403 sidecar_unavailable; Traefik has

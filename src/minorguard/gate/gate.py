@@ -198,7 +198,8 @@ class Gate:
         reservation = None
         if result.reservation_id is not None:
             reservation = f"{engine.user_key(subject.subject_id)}.{result.reservation_id}"
-        return self._decided(door, inquiry.headers, result, facts.activity, reservation)
+        amount = facts.amount_fen if facts.activity.spends else None
+        return self._decided(door, inquiry.headers, result, facts.activity, reservation, amount)
 
     async def _facts(self, door: Door, inquiry: Inquiry, match: Match, query: str) -> Facts | Verdict:
         """The facts of a routed request, or the refusal naming what is wrong."""
@@ -237,6 +238,7 @@ class Gate:
         decision: Decision,
         activity: Activity,
         reservation: str | None,
+        amount: int | None = None,
     ) -> Verdict:
         language = None if decision.allowed else text_header(headers, "accept-language")
         return decided(
@@ -247,6 +249,7 @@ class Gate:
             language,
             now=self.engine.clock(),
             default_language=self.default_language,
+            amount=amount,
         )
 
     def _refused(

@@ -89,7 +89,10 @@ def decided(
     *,
     now: float,
     default_language: int,
+    amount: int | None = None,
 ) -> Verdict:
+    """`amount`: the fen an allowed purchase or tip was judged for; proxies hand it upstream
+    (x-minorguard-amount-fen) so the backend charges exactly that."""
     if style is Style.API:
         return Verdict(
             json_answer(200, decision_json(decision, activity, reservation)), False, decision, activity
@@ -99,7 +102,7 @@ def decided(
         if style is Style.APP:
             answer = Answer(200, allow_headers(decision), b"")
         else:
-            answer = Answer(200, [*upstream_headers(decision, reservation), _LENGTH_0], b"")
+            answer = Answer(200, [*upstream_headers(decision, reservation, amount), _LENGTH_0], b"")
         return Verdict(answer, True, decision, activity, reservation)
     if style is Style.NGINX:
         status = 401 if decision.reason in IDENTITY_REASONS else 403  # nginx understands no other

@@ -171,15 +171,20 @@ def decision_json(
     }
 
 
-def upstream_headers(decision: Decision | None, reservation: str | None) -> list[tuple[bytes, bytes]]:
+def upstream_headers(
+    decision: Decision | None, reservation: str | None, amount: int | None = None
+) -> list[tuple[bytes, bytes]]:
     """x-minorguard-* headers for the upstream request of an allowed one (Envoy
-    allowed_upstream_headers, nginx auth_request_set, Traefik authResponseHeaders)."""
+    allowed_upstream_headers, nginx auth_request_set, Traefik authResponseHeaders); `amount` is the
+    fen a purchase or tip was judged for, which the backend must charge and nothing else."""
     if decision is None:
         return [(b"x-minorguard-decision", b"not-enforced")]
     headers = [(b"x-minorguard-decision", b"allow"), (b"x-minorguard-band", decision.band.value.encode())]
     headers += [(b"x-" + name, value) for name, value in allow_headers(decision)]
     if reservation is not None:
         headers.append((b"x-minorguard-reservation-id", reservation.encode()))
+    if amount is not None:
+        headers.append((b"x-minorguard-amount-fen", str(amount).encode()))
     if decision.failed_open:
         headers.append((b"x-minorguard-failed-open", b"1"))
     return headers
