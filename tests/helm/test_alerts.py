@@ -18,6 +18,9 @@ REQUIRED = {
     "MinorguardNoDecisions",
     "MinorguardIdentityKeysUnusable",
     "MinorguardIdentityFailuresHigh",
+    "MinorguardSettlementFailed",
+    "MinorguardReservesAbandoned",
+    "MinorguardCalendarProvisional",
 }
 
 
