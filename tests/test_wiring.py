@@ -47,7 +47,6 @@ async def test_the_calendar_gauge_follows_a_reloaded_policys_override_files(tmp_
         write(tmp_path, "name: shop\nextends: nppa-2021\ncalendar:\n  override_files: [holidays-2027.yaml]\n")
         assert gate.reloader is not None
         assert gate.reloader.reload(gate.engine)
-        gate.refresh_gauges()
         assert registry.get_sample_value("minorguard_calendar_coverage_days") == 39 + 365
     finally:
         await gate.close()

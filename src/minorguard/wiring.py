@@ -16,6 +16,7 @@ from minorguard.deployment import IdentitySettings, LoadedDeployment, load_deplo
 from minorguard.engine import Clock, Engine
 from minorguard.explain import compile_policy
 from minorguard.gate.gate import Gate, Reporter
+from minorguard.gate.gauges import watch
 from minorguard.gate.reload import PolicyReloader
 from minorguard.metrics import Metrics
 
@@ -59,8 +60,8 @@ def build_gate(
         max_body_bytes=settings.max_body_bytes,
         default_language=0 if settings.language == "zh-CN" else 1,
     )
-    gate.refresh_gauges()
-    gate.watch_calendar()
+    if gate.metrics is not None:
+        watch(engine, gate.metrics)
     return gate
 
 

@@ -33,11 +33,11 @@ from minorguard.gate.passes import AdultPasses, cached_adult
 from minorguard.gate.reload import PolicyReloader
 from minorguard.gate.verdicts import Door, Style, Verdict, decided, not_enforced, refused
 from minorguard.metrics import Metrics
-from minorguard.policy.schema import MissingCalendarData
-from minorguard.types import Activity, Decision, Facts, Subject
+from minorguard.types import Activity, Decision, Facts, Outcome, Subject
 from minorguard.web import messages
 from minorguard.web.body import BodyTooLarge, json_object
 from minorguard.web.facts import BadFact, request_facts
+from minorguard.web.headers import declared_length, header, text_header
 from minorguard.web.paths import UnsafePath, split_target
 from minorguard.web.routes import Match, RouteTable, Unjudgeable, Where
 
@@ -186,7 +186,8 @@ class Gate:
             facts = read
         result = engine.evaluate(subject, facts)
         if not isinstance(result, Decision):
-            key = header(inquiry.headers, b"idempotency-key")
+            # a spend's retry is the same purchase when it repeats its Idempotency-Key
+            key = None if facts.amount_fen is None else header(inquiry.headers, b"idempotency-key")
             result = await engine.settle(
                 subject, facts, result, None if key is None else key.decode("latin-1")
             )
@@ -198,8 +199,7 @@ class Gate:
         reservation = None
         if result.reservation_id is not None:
             reservation = f"{engine.user_key(subject.subject_id)}.{result.reservation_id}"
-        amount = facts.amount_fen if facts.activity.spends else None
-        return self._decided(door, inquiry.headers, result, facts.activity, reservation, amount)
+        return self._decided(door, inquiry.headers, result, facts.activity, reservation, facts.amount_fen)
 
     async def _facts(self, door: Door, inquiry: Inquiry, match: Match, query: str) -> Facts | Verdict:
         """The facts of a routed request, or the refusal naming what is wrong."""
@@ -240,14 +240,17 @@ class Gate:
         reservation: str | None,
         amount: int | None = None,
     ) -> Verdict:
-        language = None if decision.allowed else text_header(headers, "accept-language")
+        if decision.outcome is Outcome.ALLOW:  # most answers: no language, no clock (no Retry-After)
+            language, now = None, 0.0
+        else:
+            language, now = text_header(headers, "accept-language"), self.engine.clock()
         return decided(
             door.style,
             decision,
             activity,
             reservation,
             language,
-            now=self.engine.clock(),
+            now=now,
             default_language=self.default_language,
             amount=amount,
         )
@@ -309,33 +312,6 @@ class Gate:
             None if usable else "no key to verify tokens: the identity provider's key set cannot be fetched"
         )
 
-    def refresh_gauges(self) -> None:
-        """The policy in force, for a scrape."""
-        if self.metrics is not None:
-            cp = self.engine.policy
-            self.metrics.set_policy(cp.name, cp.policy.revision)
-
-    def watch_calendar(self) -> None:
-        """The calendar gauges and acknowledged rules are computed at each scrape from the policy in
-        force (a hot reload may bring new override files; the date moves on): never frozen at start."""
-        if self.metrics is not None:
-            self.metrics.watch(self._days_left, self._provisional_today, self._looser)
-
-    def _days_left(self) -> float:
-        cp = self.engine.policy
-        return 0 if cp.coverage is None else cp.coverage(cp.instant(self.engine.clock()).date)
-
-    def _provisional_today(self) -> float:
-        cp = self.engine.policy
-        info = cp.day(cp.instant(self.engine.clock()).date)
-        return float(
-            not info.known and cp.policy.spec.calendar.missing_data is MissingCalendarData.PROVISIONAL
-        )
-
-    def _looser(self) -> tuple[str, tuple[str, ...]]:
-        policy = self.engine.policy.policy
-        return policy.name, policy.looser_rules
-
     async def settle(self, reservation: str, action: str) -> SettleResult | None:
         """Commit, release or refund the reservation a decision handed out ("<user key>.<store id>"),
         retried by the engine; None when the id is not one. Raises StoreError when every try failed."""
@@ -343,22 +319,3 @@ class Gate:
         if found is None:
             return None
         return await self.engine.settle_reservation(action, found.group(1), found.group(2))
-
-
-def header(raw: list[tuple[bytes, bytes]], wanted: bytes) -> bytes | None:
-    """The first value of a header, as Starlette's request.headers gives it to the app (and most
-    upstreams read a repeated header), undecoded."""
-    for name, value in raw:
-        if name == wanted:
-            return value
-    return None
-
-
-def text_header(raw: list[tuple[bytes, bytes]], wanted: str) -> str | None:
-    value = header(raw, wanted.encode("latin-1"))
-    return None if value is None else value.decode("latin-1")
-
-
-def declared_length(raw: list[tuple[bytes, bytes]]) -> int | None:
-    value = header(raw, b"content-length")
-    return int(value) if value is not None and value.isdigit() and len(value) < 16 else None

@@ -144,7 +144,7 @@ def refuse_replay(decision: Decision, activity: Activity) -> Decision:
     """A door that runs the backend must not run one purchase twice: an allowed replay of an
     Idempotency-Key whose purchase went ahead or is in flight becomes a duplicate_request deny. (The
     decision API answers the replay itself: its client settles the same reservation.)"""
-    if not (decision.allowed and decision.replayed and activity.spends):
+    if not decision.replayed or decision.outcome is not Outcome.ALLOW or not activity.spends:
         return decision
     return decision._replace(
         outcome=Outcome.DENY,

@@ -151,7 +151,6 @@ class SidecarApp:
         await send_answer(request.send, json_answer(200, document))
 
     async def _metrics(self, request: Request) -> None:
-        self.gate.refresh_gauges()
         body = exposition(self.registry)  # with several workers, all of them (metricsshare.py)
         headers = [
             (b"content-type", CONTENT_TYPE_LATEST.encode()),

@@ -16,9 +16,9 @@ import time
 from collections.abc import Iterable
 
 from minorguard.deployment import Permission
-from minorguard.gate.gate import header
 from minorguard.gate.identify import bearer
 from minorguard.web.answers import Answer, problem_answer
+from minorguard.web.headers import header
 
 AUDIT = logging.getLogger("minorguard.audit")
 _REALM = (b"www-authenticate", b'Bearer realm="minorguard-service"')

@@ -24,11 +24,12 @@ from envoy.type.v3.http_status_pb2 import HttpStatus
 from google.rpc.status_pb2 import Status
 from grpc import StatusCode
 
-from minorguard.gate.gate import Gate, Inquiry, text_header
+from minorguard.gate.gate import Gate, Inquiry
 from minorguard.gate.verdicts import ENVOY_GRPC, Verdict, refused
 from minorguard.sidecar.proxies import UPSTREAM_PREFIX, forged
 from minorguard.web import messages
 from minorguard.web.body import BodyTooLarge
+from minorguard.web.headers import text_header
 
 MAX_HEADERS = 256  # Envoy forwards at most 100 by default (max_headers_count); more is not Envoy's
 _OVERWRITE = HeaderValueOption.HeaderAppendAction.Value("OVERWRITE_IF_EXISTS_OR_ADD")

@@ -7,9 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
-from minorguard.gate.gate import declared_length
 from minorguard.web.answers import Answer, problem_answer
 from minorguard.web.body import BodyTooLarge, read_body
+from minorguard.web.headers import declared_length
 
 
 class Request:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from minorguard.types import Activity, Facts
@@ -43,10 +43,11 @@ class Route:
     amount: Source | None = None
     game_id: Source | None = None
     game_rating: int | None = None
+    needs_body: bool = field(init=False, compare=False)  # a fact comes from the JSON body
 
-    @property
-    def needs_body(self) -> bool:
-        return any(s is not None and s.where is Where.BODY for s in (self.amount, self.game_id))
+    def __post_init__(self) -> None:
+        body = any(s is not None and s.where is Where.BODY for s in (self.amount, self.game_id))
+        object.__setattr__(self, "needs_body", body)  # worked out once: it is read on every request
 
 
 @dataclass(frozen=True, slots=True)
