@@ -7,6 +7,8 @@ Scenarios: through the middleware (uvicorn, httptools, one worker on CPU 0; wrk 
 a minor on the in-memory store and a minor on Redis (10,000 players in turn: every request a counted
 heartbeat); through the sidecar's nginx door (granian, one worker on CPU 0), an adult and a minor on
 Redis. The other revision runs from its own sources (PYTHONPATH) with this checkout's virtualenv.
+Two figures per scenario: requests a second, and the server's CPU time per request (from /proc: the
+server process and its workers), which a busy machine disturbs less than the rate.
 
     .venv/bin/python benchmarks/compare.py --base 3817909 [--seconds 5] [--rounds 3]
 """
@@ -25,6 +27,7 @@ from pathlib import Path
 
 import middleware_throughput as mw
 import sidecar_throughput as sc
+from peers_measure import cpu_seconds
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -39,7 +42,7 @@ class Side:
         self.root = root
         self.env = {**os.environ, "PYTHONPATH": str(root / "src")}
 
-    def middleware(self, store: str, script: tuple[Path, int], seconds: int) -> float:
+    def middleware(self, store: str, script: tuple[Path, int], seconds: int) -> tuple[float, float]:
         port = mw.free_port()
         env = {**self.env, "MG_BENCH_MODE": "guarded", "MG_BENCH_STORE": store}
         command = ["taskset", "-c", "0", sys.executable, "-m", "uvicorn", "--factory", "bench_apps:create"]
@@ -50,19 +53,23 @@ class Side:
         try:
             path, players = script
             mw.wrk(port, path, max(2, players // 1200), 64)  # every token verified once
-            return mw.wrk(port, path, seconds, 64)
+            before = cpu_seconds([server.pid])
+            rate = mw.wrk(port, path, seconds, 64)
+            return rate, (cpu_seconds([server.pid]) - before) / (rate * seconds) * 1e6
         finally:
             server.terminate()
             server.wait(10)
 
-    def sidecar(self, config: Path, lua: Path, seconds: int) -> float:
+    def sidecar(self, config: Path, lua: Path, seconds: int) -> tuple[float, float]:
         port = mw.free_port()
         command = [str(Path(sys.executable).parent / "minorguard"), "sidecar", "--config", str(config)]
         command += ["--port", str(port), "--start-at", sc.FRIDAY_EVENING]
         server = sc.start(command, port, env={"PYTHONPATH": self.env["PYTHONPATH"]})
         try:
             sc.wrk(port, lua, 10, 64)  # every token verified once
-            return sc.rate(sc.wrk(port, lua, seconds, 64))
+            before = cpu_seconds([server.pid])
+            rate = sc.rate(sc.wrk(port, lua, seconds, 64))
+            return rate, (cpu_seconds([server.pid]) - before) / (rate * seconds) * 1e6
         finally:
             server.terminate()
             server.wait(20)
@@ -95,14 +102,14 @@ def main() -> None:
     minors = mw.tokens_script(folder, MINOR, 10000)
     nginx_adult = sc.script(folder, "nginx-adult", ADULT, "nginx", players=1000)
     nginx_minor = sc.script(folder, "nginx-minor", MINOR, "nginx")
-    scenarios: list[tuple[str, Callable[[Side], float]]] = [
+    scenarios: list[tuple[str, Callable[[Side], tuple[float, float]]]] = [
         ("middleware: adult", lambda side: side.middleware("memory://", adults, args.seconds)),
         ("middleware: minor, memory", lambda side: side.middleware("memory://", minors, args.seconds)),
         ("middleware: minor, Redis", lambda side: side.middleware(redis_url, minors, args.seconds)),
         ("sidecar nginx: adult", lambda side: side.sidecar(config, nginx_adult, args.seconds)),
         ("sidecar nginx: minor, Redis", lambda side: side.sidecar(config, nginx_minor, args.seconds)),
     ]
-    results: dict[tuple[str, str], list[float]] = {}
+    results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     try:
         for turn in range(args.rounds):
             sides = (base, head) if turn % 2 == 0 else (head, base)
@@ -113,12 +120,24 @@ def main() -> None:
         redis.terminate()
         redis.wait(10)
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base.root)], check=False)
-    print(f"{args.rounds} rounds of {args.seconds}s, sides alternating; medians in requests/s")
-    print(f"{'scenario':<32}{base.name:>24}{head.name:>24}{'new / old':>11}")
+    print(f"{args.rounds} rounds of {args.seconds}s, sides alternating; medians")
+    print(f"old: {base.name}; new: {head.name}")
+    print(
+        f"{'scenario':<30}"
+        + "".join(f"{c:>10}" for c in ("old req/s", "new req/s", "ratio", "old µs", "new µs", "ratio"))
+    )
     for name, _ in scenarios:
-        old = statistics.median(results[(name, base.name)])
-        new = statistics.median(results[(name, head.name)])
-        print(f"{name:<32}{old:>24.0f}{new:>24.0f}{new / old:>11.2f}")
+        old_rate = statistics.median(r for r, _ in results[(name, base.name)])
+        new_rate = statistics.median(r for r, _ in results[(name, head.name)])
+        old_cpu = statistics.median(c for _, c in results[(name, base.name)])
+        new_cpu = statistics.median(c for _, c in results[(name, head.name)])
+        print(
+            f"{name:<30}{old_rate:>10.0f}{new_rate:>10.0f}{new_rate / old_rate:>10.2f}"
+            f"{old_cpu:>10.1f}{new_cpu:>10.1f}{new_cpu / old_cpu:>10.2f}"
+        )
+    print(
+        "ratio of req/s: new / old (above 1 is faster); of CPU µs per request: new / old (below 1 is cheaper)"
+    )
 
 
 if __name__ == "__main__":
