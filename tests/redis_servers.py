@@ -257,6 +257,29 @@ class RedisClusterServers:
             )
         return self
 
+    def promote(self, replica: RedisServer, timeout: float = 45.0) -> None:
+        """CLUSTER FAILOVER on `replica`, asked again until it is master: a manual failover aborts
+        after its own timeout (5 s) when the masters' votes do not come, which happens on a loaded
+        machine while gossip still spreads the replica's role."""
+        me = replica.call("CLUSTER", "MYID")
+
+        def knows(node: RedisServer) -> bool:
+            lines = str(node.call("CLUSTER", "NODES")).splitlines()
+            return any(line.startswith(f"{me} ") and " slave " in line for line in lines)
+
+        for node in self.nodes:  # every master must know the replica as one, or it will not vote
+            wait_until(lambda n=node: knows(n), f"node {node.port} to know the replica")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            replica.call("CLUSTER", "FAILOVER")
+            asked = time.monotonic()
+            while time.monotonic() - asked < 8.0:
+                with contextlib.suppress(redis.RedisError, OSError):
+                    if replica.info("replication")["role"] == "master":
+                        return
+                time.sleep(0.05)
+        raise TimeoutError(f"replica {replica.port} did not take over in {timeout:.0f} s")
+
     def _settled(self, node: RedisServer) -> bool:
         info = node.call("CLUSTER", "INFO")
         want = ("cluster_state:ok", f"cluster_known_nodes:{len(self.everyone)}", "cluster_slots_ok:16384")

@@ -246,8 +246,7 @@ async def test_a_manual_cluster_failover_leaves_no_connection_on_the_demoted_mas
             assert named_connections([old]) == 1
             running = asyncio.ensure_future(load.run())
             await asyncio.sleep(0.3)
-            new.call("CLUSTER", "FAILOVER")
-            wait_until(lambda: new.info("replication")["role"] == "master", "the replica to take over")
+            cluster.promote(new)
             await asyncio.sleep(1.0)
             load.stop()
             await running
