@@ -17,11 +17,13 @@ RULES = (
     "game.curfew",
     "game.play_windows",
     "game.play_time",
+    "game.rest_reminder",
     "game.guest",
     "game.rating",
     "purchase",
     "livestream_publisher",
     "livestream_tip",
+    "guardian",
 )
 
 
