@@ -21,11 +21,13 @@ from minorguard.errors import StoreError, StoreErrorKind
 from minorguard.rules.age import ADULT_AGE, age_reached_at
 from minorguard.rules.compiled import CompiledPolicy, Instant
 from minorguard.rules.evaluate import StatefulCheck, evaluate_at
-from minorguard.rules.game import GuestCheck, PlayCheck, check_game, finish_guest, finish_play
+from minorguard.rules.game import GuestCheck, check_game, finish_guest, finish_play
 from minorguard.rules.guardian import LETTERS, GuardianSettings
 from minorguard.rules.livestream import ConsentCheck, finish_consent
 from minorguard.rules.person import Person
-from minorguard.rules.spending import SpendCheck, finish_spend
+from minorguard.rules.playcheck import PlayCheck
+from minorguard.rules.spendcheck import SpendCheck
+from minorguard.rules.spending import finish_spend
 from minorguard.settling import Retries, SettleCall, SettleObserver, Settler, settle_call
 from minorguard.types import (
     Activity,

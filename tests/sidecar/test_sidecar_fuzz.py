@@ -81,7 +81,7 @@ def endpoints() -> list[tuple[str, str]]:
     """(method, path template) of every operation /openapi.json publishes, the doors' included."""
     found = []
     for path, item in openapi_document("/v1/authz/envoy")["paths"].items():
-        methods = [m.upper() for m in item if m in ("get", "post")] or ["GET", "POST"]
+        methods = [m.upper() for m in item if m in ("get", "post", "put", "delete")] or ["GET", "POST"]
         found += [(method, path) for method in methods]
     return found
 

@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from minorguard.policy.guardianrules import ReminderMode
-from minorguard.policy.schema import DayName, Game, MinorBand, PolicyFile, minutes_of
+from minorguard.policy.schema import DayName, Game, PolicyFile
+from minorguard.policy.values import MinorBand, minutes_of
 from minorguard.types import FailurePolicy, Mode
 
 Span = tuple[int, int]  # minutes from local midnight, [start, end)

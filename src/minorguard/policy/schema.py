@@ -16,11 +16,8 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from minorguard.policy.guardianrules import GuardianRules, ReminderMode, RestReminder
-from minorguard.policy.values import Acknowledgement as Acknowledgement
-from minorguard.policy.values import Fen, Hours, Looser, Minutes, Time
-from minorguard.policy.values import MinorBand as MinorBand
+from minorguard.policy.values import Fen, Hours, Looser, MinorBand, Minutes, Time, minutes_of
 from minorguard.policy.values import Strict as _Strict
-from minorguard.policy.values import minutes_of as minutes_of
 from minorguard.types import FailurePolicy, Mode
 
 # The neutral citations: what the statute itself says. Presets that implement a notice cite it instead.

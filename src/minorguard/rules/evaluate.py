@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from minorguard.counters import GuestResult, PlayResult, SpendKind
 from minorguard.rules.birthdate import birthdate_problem
 from minorguard.rules.compiled import CompiledPolicy, Instant
-from minorguard.rules.game import GuestCheck, PlayCheck, check_game, finish_guest, finish_play
+from minorguard.rules.game import GuestCheck, check_game, finish_guest, finish_play
 from minorguard.rules.guardian import GuardianSettings
 from minorguard.rules.livestream import ConsentCheck, check_publisher, finish_consent
 from minorguard.rules.person import Person
-from minorguard.rules.spending import SpendCheck, check_purchase, check_tip, finish_spend, simulate_reserve
+from minorguard.rules.playcheck import PlayCheck
+from minorguard.rules.spendcheck import SpendCheck
+from minorguard.rules.spending import check_purchase, check_tip, finish_spend, simulate_reserve
 from minorguard.types import Activity, AgeBand, Decision, Facts, Outcome, Reason, Subject
 
 StatefulCheck = PlayCheck | GuestCheck | SpendCheck | ConsentCheck

@@ -5,7 +5,6 @@ rest reminder of continuous play (G24)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
 
 from minorguard.counters import PlayResult
 from minorguard.rules.compiled import CompiledPolicy
@@ -13,10 +12,8 @@ from minorguard.rules.guardian import GuardianSettings, hours_of, next_allowed, 
 from minorguard.rules.nextplay import again_for
 from minorguard.rules.nextplay import next_allowed as policy_next_allowed
 from minorguard.rules.outcome import finding
+from minorguard.rules.playcheck import PlayCheck
 from minorguard.types import Decision, Mode, Reason, Warning, WarningCode
-
-if TYPE_CHECKING:
-    from minorguard.rules.game import PlayCheck
 
 
 def guardian_denial(

@@ -5,15 +5,11 @@ budget left under the guardian's caps, and simulates the store for `policy expla
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from minorguard.counters import BucketTotals, ReserveResult, SpendDenial, SpendKind
 from minorguard.rules.guardian import GuardianSettings
 from minorguard.rules.outcome import finding
+from minorguard.rules.spendcheck import SpendCheck
 from minorguard.types import Finding, Mode, Reason
-
-if TYPE_CHECKING:
-    from minorguard.rules.spending import SpendCheck
 
 _CAP_LETTERS = {
     SpendDenial.GUARDIAN_SINGLE: "s",

@@ -9,22 +9,22 @@ Decision. Money is integer fen throughout.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from minorguard.counters import Bucket, BucketTotals, ReserveResult, SpendDenial, SpendKind
-from minorguard.policy.schema import MinorBand, SpendCap
+from minorguard.policy.schema import SpendCap
+from minorguard.policy.values import MinorBand
 from minorguard.rules.age import ADULT_AGE
 from minorguard.rules.compiled import CompiledPolicy, Instant
 from minorguard.rules.guardian import GuardianSettings
 from minorguard.rules.outcome import Findings, finding
 from minorguard.rules.person import Person
+from minorguard.rules.spendcheck import SpendCheck
 from minorguard.rules.spendguardian import guardian_budget, guardian_finding, simulate_guardian
 from minorguard.types import (
     AgeBand,
     Decision,
     Facts,
-    FailurePolicy,
     Finding,
     Mode,
     Reason,
@@ -34,27 +34,6 @@ from minorguard.types import (
 
 MONTH_KEY_SLACK = 32 * 86400  # a month bucket outlives its month by a month: refunds still find it
 DAY_KEY_SLACK = 86400
-
-
-@dataclass(slots=True)
-class SpendCheck:
-    findings: Findings
-    instant: Instant
-    kind: SpendKind
-    amount: int
-    single_cap: int | None  # what the store enforces (None under report_only)
-    buckets: tuple[Bucket, ...]  # caps the store enforces (None under report_only)
-    caps: tuple[int | None, ...]  # the configured caps of the buckets, for budgets and report_only
-    mode: Mode
-    on_store_error: FailurePolicy
-    reservation_ttl: int
-    rule: str
-    legal_basis: str  # what a refusal for an unavailable store cites: the rule's period cap
-    basis: Callable[[str], str]  # the citation of a reason (PurchaseBasis / TipBasis field names)
-    warn_at_percent: int | None
-    again: dict[str, dt.datetime]  # bucket period -> when it rolls over
-    guardian: bool = False  # the reserve reads the child's guardian settings and applies their caps
-    guardian_basis: str = ""  # what a guardian's refusal cites
 
 
 def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instant) -> Decision | SpendCheck:
