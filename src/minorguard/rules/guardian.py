@@ -136,10 +136,10 @@ def _periods(value: object) -> tuple[Period, ...]:
     periods = []
     for item in value:
         if not isinstance(item, list) or len(item) != 2:
-            raise ValueError("a guardian period is not [start, end]")
+            raise ValueError("guardian period is not [start, end]")
         start, end = _int(item[0], 1440), _int(item[1], 1440)
         if start >= end:
-            raise ValueError("a guardian period ends before it starts")
+            raise ValueError("guardian period ends before it starts")
         periods.append((start, end))
     return tuple(sorted(periods))
 
@@ -200,7 +200,7 @@ def next_allowed(
         guardian = hours_of(settings, day_type)
         after = now.second if offset == 0 else -1
         for start, end in cp.allowed(date):
-            for g_start, g_end in guardian or ((0, 86400),):
+            for g_start, g_end in ((0, 86400),) if guardian is None else guardian:
                 begin = max(start, g_start)
                 if begin < min(end, g_end) and begin > after:
                     return cp.at_second(date, begin)
