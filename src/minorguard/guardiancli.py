@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +56,8 @@ def add_guardian_commands(commands: argparse._SubParsersAction[argparse.Argument
 def run_guardian(args: argparse.Namespace) -> int:
     body = _settings(args.settings) if args.action == "set" else b""
     by = getattr(args, "by", None) or _login()
-    _audit_to_stderr()
-    answer = asyncio.run(_run(args.config, args.action, args.subject, body, Actor.cli(by)))
+    with _audit_to_stderr():
+        answer = asyncio.run(_run(args.config, args.action, args.subject, body, Actor.cli(by)))
     if isinstance(answer, Refused):
         print(f"minorguard: {answer.title}: {answer.detail}", file=sys.stderr)
         for error in answer.errors:
@@ -101,11 +103,16 @@ def _login() -> str:
         return "unknown"
 
 
-def _audit_to_stderr() -> None:
-    """The audit line of a change goes to standard error, as JSON."""
-    if AUDIT.handlers:
-        return
+@contextlib.contextmanager
+def _audit_to_stderr() -> Iterator[None]:
+    """The audit line of a change goes to standard error, as JSON, while the command runs."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
+    level = AUDIT.level
     AUDIT.addHandler(handler)
     AUDIT.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        AUDIT.removeHandler(handler)
+        AUDIT.setLevel(level)
