@@ -104,17 +104,17 @@ class MemoryCounterStore:
         settings = readable(raw) if raw else None
         if settings is not None:
             state.expires_at = kept(state.expires_at, settings, now)
-
-        def answer(counted: bool) -> PlayResult:
+        refused = (
+            (last is not None and now <= last)
+            or (settings is not None and not within_hours(settings, guardian_day, minute))
+            or (
+                _resting(rest, last, start, now)
+                and not (rest.exemptable and settings and settings.rest_exempt)
+            )
+        )
+        if refused:  # a repeat, outside the guardian's hours, or while a rest is due: not counted
             session = last - start if last is not None and start is not None else 0
-            return PlayResult(used, used >= limit_seconds, raw, session, last or 0, counted)
-
-        if last is not None and now <= last:
-            return answer(False)
-        if settings is not None and not within_hours(settings, guardian_day, minute):
-            return answer(False)
-        if _resting(rest, last, start, now) and not (rest.exemptable and settings and settings.rest_exempt):
-            return answer(False)
+            return PlayResult(used, used >= limit_seconds, raw, session, last or 0, False)
         to_prev, to_day = split_gap(now, last, max_gap, day_start)
         used += to_day
         state.days = {prev_day: days.get(prev_day, 0) + to_prev, day: used}
@@ -123,11 +123,11 @@ class MemoryCounterStore:
                 start = now
             state.session_start = start
         else:
-            state.session_start = None
-        state.last_seen = last = now
+            state.session_start = start = None
+        state.last_seen = now
         state.play_expires = now + ttl_seconds
         state.expires_at = max(state.expires_at, state.play_expires)
-        return answer(True)
+        return PlayResult(used, used >= limit_seconds, raw, 0 if start is None else now - start, now, True)
 
     async def guest_heartbeat(
         self, device: str, *, now: int, max_gap: int, window_seconds: int, limit_seconds: int
