@@ -23,8 +23,9 @@ class RestArgs(NamedTuple):
 NO_REST = RestArgs()
 
 
-@dataclass(frozen=True, slots=True)
-class PlayResult:
+class PlayResult(NamedTuple):
+    """A NamedTuple, not a frozen dataclass: one is built per counted heartbeat (the hot path)."""
+
     used_seconds: int  # seconds played on the local day of `now`, after this heartbeat
     limit_reached: bool  # used_seconds >= limit_seconds
     guardian: str = ""  # the child's guardian settings as stored ("": none, or not asked for)

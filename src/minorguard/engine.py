@@ -22,7 +22,7 @@ from minorguard.rules.age import ADULT_AGE, age_reached_at
 from minorguard.rules.compiled import CompiledPolicy, Instant
 from minorguard.rules.evaluate import StatefulCheck, evaluate_at
 from minorguard.rules.game import GuestCheck, check_game, finish_guest, finish_play
-from minorguard.rules.guardian import LETTERS, GuardianSettings
+from minorguard.rules.guardian import GuardianSettings
 from minorguard.rules.livestream import ConsentCheck, finish_consent
 from minorguard.rules.person import Person
 from minorguard.rules.playcheck import PlayCheck
@@ -238,7 +238,7 @@ class Engine:
         blocked = self._blocked.get((cp.policy.revision, user))
         if blocked is not None and now.epoch < blocked[0]:
             return blocked[1]  # the day's limit is used up (or a refusal to keep a few seconds)
-        day, prev_day = cp.day_names(now.date)
+        day, prev_day, letter = cp.day_names(now.date)
         limit = check.limit_seconds
         played = await self.store.play_heartbeat(
             user,
@@ -249,11 +249,12 @@ class Engine:
             max_gap=check.max_gap,
             limit_seconds=NO_LIMIT if limit is None else limit,
             ttl_seconds=PLAY_KEY_TTL,
-            guardian_day=LETTERS[cp.day(now.date).day_type] if cp.guardian_on else "",
+            guardian_day=letter,
             minute=now.second // 60,
             rest=cp.rest,
         )
-        decision = finish_play(cp, check, played, self.guardian_of(played.guardian))
+        raw = played.guardian
+        decision = finish_play(cp, check, played, self.guardian_of(raw) if raw else None)
         if not decision.allowed:
             self._remember_block(user, decision, check)
         return decision

@@ -40,6 +40,7 @@ from minorguard.adapters.storecommon import (
 )
 from minorguard.counters import NO_REST
 from minorguard.errors import StoreError, StoreErrorKind
+from minorguard.rules.guardian import GuardianSettings
 
 
 @dataclass(slots=True)
@@ -107,10 +108,7 @@ class MemoryCounterStore:
         refused = (
             (last is not None and now <= last)
             or (settings is not None and not within_hours(settings, guardian_day, minute))
-            or (
-                _resting(rest, last, start, now)
-                and not (rest.exemptable and settings and settings.rest_exempt)
-            )
+            or (rest.enforce_after and _resting(rest, last, start, now, settings))
         )
         if refused:  # a repeat, outside the guardian's hours, or while a rest is due: not counted
             session = last - start if last is not None and start is not None else 0
@@ -322,9 +320,12 @@ class MemoryCounterStore:
                 heapq.heappush(self._heap, (entry.queued_at, key))
 
 
-def _resting(rest: RestArgs, last: int | None, start: int | None, now: int) -> bool:
-    """An enforced rest is due: the session reached it and no break has passed since (heartbeat.lua)."""
-    if not rest.enforce_after or last is None or start is None:
+def _resting(
+    rest: RestArgs, last: int | None, start: int | None, now: int, settings: GuardianSettings | None
+) -> bool:
+    """An enforced rest is due: the session reached it and no break has passed since, and the child
+    is not exempt (heartbeat.lua)."""
+    if last is None or start is None or (rest.exemptable and settings is not None and settings.rest_exempt):
         return False
     return last - start >= rest.enforce_after and now - last <= rest.break_seconds
 

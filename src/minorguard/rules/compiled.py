@@ -16,6 +16,8 @@ from minorguard.rules.schedule import DAY, DayLookup, Intervals, Schedule
 from minorguard.types import AgeBand, DayInfo, DayType, Mode
 
 _MAX_CACHED_DATES = 4096
+# the letters of day types in the store's guardian settings (rules/guardian.py, lua/_guardian.lua)
+_LETTERS = {DayType.WORKING_DAY: "w", DayType.WEEKEND: "e", DayType.HOLIDAY: "h", DayType.MAKEUP_WORKDAY: "m"}
 
 
 class Instant(NamedTuple):
@@ -55,7 +57,7 @@ class CompiledPolicy:
     guardian_bounds: dict[AgeBand, int] = field(default_factory=dict)  # most seconds a guardian may allow
     rest: RestArgs = NO_REST  # what heartbeats track for the rest reminder
     rest_after: int = 0  # seconds of continuous play that bring the reminder (0: off)
-    _names: dict[dt.date, tuple[str, str]] = field(default_factory=dict)
+    _names: dict[dt.date, tuple[str, str, str]] = field(default_factory=dict)
     _days: dict[dt.date, DayInfo] = field(default_factory=dict)
     _allowed: dict[tuple[dt.date, bool], Intervals] = field(default_factory=dict)
     _today: _Day | None = None
@@ -170,13 +172,17 @@ class CompiledPolicy:
         """Whether a guardian may allow the band more play than the policy's own limit."""
         return band in self.guardian_bounds
 
-    def day_names(self, date: dt.date) -> tuple[str, str]:
-        """The store's names of a local day and of the day before ("2026-11-20", "2026-11-19")."""
+    def day_names(self, date: dt.date) -> tuple[str, str, str]:
+        """The store's names of a local day and of the day before ("2026-11-20", "2026-11-19"), and
+        the letter of the day's type a heartbeat gives the store when guardian settings are read
+        ("" when they are not: rules/guardian.py LETTERS)."""
         names = self._names.get(date)
         if names is None:
             if len(self._names) >= _MAX_CACHED_DATES:
                 self._names.clear()
-            names = self._names[date] = (date.isoformat(), (date - dt.timedelta(days=1)).isoformat())
+            letter = _LETTERS[self.day(date).day_type] if self.guardian_on else ""
+            before = (date - dt.timedelta(days=1)).isoformat()
+            names = self._names[date] = (date.isoformat(), before, letter)
         return names
 
 

@@ -141,7 +141,7 @@ def finish_play(
     used = played.used_seconds
     if limit is not None and used >= limit:
         return limit_denial(cp, check, limit)
-    remaining = _least(None if limit is None else limit - used, check.window_remaining)
+    remaining = check.window_remaining if limit is None else _least(limit - used, check.window_remaining)
     if left is not None:
         remaining = _least(left, remaining)
     warnings = play_warnings(remaining, check.warn_before)
@@ -300,5 +300,5 @@ def _window_remaining(cp: CompiledPolicy, now: Instant) -> int | None:
     return interval[1] - now.second
 
 
-def _least(a: int | None, b: int | None) -> int | None:
-    return b if a is None else a if b is None else min(a, b)
+def _least(a: int, b: int | None) -> int:
+    return a if b is None else min(a, b)

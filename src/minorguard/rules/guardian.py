@@ -27,16 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from minorguard.rules.compiled import CompiledPolicy, Instant
+from minorguard.rules.compiled import _LETTERS, CompiledPolicy, Instant
 from minorguard.types import AgeBand, DayType
 
 FORMAT = 1
-LETTERS: Mapping[DayType, str] = {
-    DayType.WORKING_DAY: "w",
-    DayType.WEEKEND: "e",
-    DayType.HOLIDAY: "h",
-    DayType.MAKEUP_WORKDAY: "m",
-}
+LETTERS: Mapping[DayType, str] = _LETTERS  # compiled.py names them for heartbeats
 DAY_TYPES: Mapping[str, DayType] = {letter: day_type for day_type, letter in LETTERS.items()}
 MAX_PERIODS = 8
 MAX_FEN = 10**12
