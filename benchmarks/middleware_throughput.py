@@ -16,11 +16,11 @@ runs to spread the noise of a shared machine; the median of each is reported. `-
 `--against DIR` compares two versions of minorguard in the same run: DIR is another checkout's `src`
 (e.g. `git worktree add /tmp/mg-main main`, then `--against /tmp/mg-main/src`), put first on the
 server's PYTHONPATH. Each guarded scenario is then measured on both, interleaved within each round,
-and the table adds the other version's figure and this version's ratio to it. `--only TEXT` keeps
-the scenarios whose name contains TEXT.
+and the table adds the other version's figure, this version's ratio to it, and every round's pair.
+`--only NAME` (repeatable) keeps the scenarios of those names.
 
     .venv/bin/python benchmarks/middleware_throughput.py [--seconds 8] [--rounds 3] [--http httptools|h11]
-        [--against OTHER/src] [--only minor]
+        [--against OTHER/src] [--only "minor, Redis"]
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--http", choices=sorted(HTTP), default="httptools")
     parser.add_argument("--against", metavar="SRC", help="another checkout's src, measured beside this one")
-    parser.add_argument("--only", metavar="TEXT", help="only the scenarios whose name contains TEXT")
+    parser.add_argument("--only", action="append", metavar="NAME", help="only this scenario (repeatable)")
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("redis-server") is None:
         raise SystemExit("needs wrk and redis-server (apt-get install wrk redis-server)")
@@ -184,7 +184,10 @@ def main() -> None:
         ("minor, Redis Cluster", "guarded", cluster.url, minor),
         ("minor, Redis, chatty", "guarded", redis_url, chatty),
     ]
-    scenarios = [s for s in scenarios if args.only is None or args.only in s[0]]
+    unknown = set(args.only or ()) - {name for name, *_ in scenarios}
+    if unknown:
+        raise SystemExit(f"no scenario {sorted(unknown)}: {[name for name, *_ in scenarios]}")
+    scenarios = [s for s in scenarios if not args.only or s[0] in args.only]
     try:
         results: dict[str, list[float]] = {name: [] for name, *_ in scenarios}
         other: dict[str, list[float]] = {name: [] for name, *_ in scenarios}
@@ -218,6 +221,8 @@ def report(
         if other[name]:
             then = statistics.median(other[name])
             line += f"{then:>10.0f}{value / then:>14.2f}"
+            rounds = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(values, other[name], strict=True))
+            line += f"   rounds (this/against): {rounds}"
         print(line)
     if args.against:
         print(f"against: {args.against} (each round: bare, this version, the other, per scenario)")
