@@ -13,7 +13,14 @@ middleware does, so the ceiling a target can be measured against. Rounds alterna
 runs to spread the noise of a shared machine; the median of each is reported. `--http h11` is plain
 `pip install uvicorn`; the default, httptools + uvloop, is uvicorn[standard] (what FastAPI installs).
 
+`--against DIR` compares two versions of minorguard in the same run: DIR is another checkout's `src`
+(e.g. `git worktree add /tmp/mg-main main`, then `--against /tmp/mg-main/src`), put first on the
+server's PYTHONPATH. Each guarded scenario is then measured on both, interleaved within each round,
+and the table adds the other version's figure, this version's ratio to it, and every round's pair.
+`--only NAME` (repeatable) keeps the scenarios of those names.
+
     .venv/bin/python benchmarks/middleware_throughput.py [--seconds 8] [--rounds 3] [--http httptools|h11]
+        [--against OTHER/src] [--only "minor, Redis"]
 """
 
 from __future__ import annotations
@@ -78,8 +85,10 @@ def tokens_script(folder: Path, birthdate: dt.date | None, count: int) -> tuple[
     return script, count
 
 
-def serve(mode: str, store: str, port: int, http: str) -> subprocess.Popen[bytes]:
+def serve(mode: str, store: str, port: int, http: str, src: str | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "MG_BENCH_MODE": mode, "MG_BENCH_STORE": store}
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])
     command = [
         "taskset",
         "-c",
@@ -119,11 +128,14 @@ def wrk(port: int, script: Path | None, seconds: int, connections: int) -> float
     return float(found.group(1))
 
 
-def measure(mode: str, store: str, script: tuple[Path, int], args: argparse.Namespace) -> float:
+def measure(
+    mode: str, store: str, script: tuple[Path, int], args: argparse.Namespace, src: str | None = None
+) -> float:
     """Requests a second of one guarded (or bare) server; the warm-up verifies every token once
-    (~1,500 a second), so that the measured run serves cached tokens only."""
+    (~1,500 a second), so that the measured run serves cached tokens only. `src`: another checkout's
+    source to serve instead of this one."""
     port = free_port()
-    server = serve(mode, store, port, args.http)
+    server = serve(mode, store, port, args.http, src)
     path, players = script
     try:
         wrk(port, path, max(2, players // 1200), args.connections)
@@ -139,6 +151,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--http", choices=sorted(HTTP), default="httptools")
+    parser.add_argument("--against", metavar="SRC", help="another checkout's src, measured beside this one")
+    parser.add_argument("--only", action="append", metavar="NAME", help="only this scenario (repeatable)")
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("redis-server") is None:
         raise SystemExit("needs wrk and redis-server (apt-get install wrk redis-server)")
@@ -170,27 +184,48 @@ def main() -> None:
         ("minor, Redis Cluster", "guarded", cluster.url, minor),
         ("minor, Redis, chatty", "guarded", redis_url, chatty),
     ]
+    unknown = set(args.only or ()) - {name for name, *_ in scenarios}
+    if unknown:
+        raise SystemExit(f"no scenario {sorted(unknown)}: {[name for name, *_ in scenarios]}")
+    scenarios = [s for s in scenarios if not args.only or s[0] in args.only]
     try:
         results: dict[str, list[float]] = {name: [] for name, *_ in scenarios}
+        other: dict[str, list[float]] = {name: [] for name, *_ in scenarios}
         bare: list[float] = []
         for _ in range(args.rounds):
             for name, mode, store, script in scenarios:
                 bare.append(measure("bare", "", adult, args))
                 results[name].append(measure(mode, store, script, args))
-        baseline = statistics.median(bare)
-        print(
-            f"server: uvicorn ({args.http}), 1 worker on CPU 0; load: wrk -c{args.connections} on CPU 1; "
-            f"{args.rounds} rounds of {args.seconds}s"
-        )
-        print(f"{'scenario':<28}{'req/s':>10}{'ratio to bare':>15}")
-        print(f"{'bare Starlette':<28}{baseline:>10.0f}{1:>15.2f}")
-        for name, values in results.items():
-            value = statistics.median(values)
-            print(f"{name:<28}{value:>10.0f}{value / baseline:>15.2f}")
+                if args.against and mode == "guarded":
+                    other[name].append(measure(mode, store, script, args, args.against))
+        report(args, statistics.median(bare), results, other)
     finally:
         redis.terminate()
         redis.wait(10)
         cluster.stop()
+
+
+def report(
+    args: argparse.Namespace, baseline: float, results: dict[str, list[float]], other: dict[str, list[float]]
+) -> None:
+    print(
+        f"server: uvicorn ({args.http}), 1 worker on CPU 0; load: wrk -c{args.connections} on CPU 1; "
+        f"{args.rounds} rounds of {args.seconds}s"
+    )
+    against = f"{'against':>10}{'this/against':>14}" if args.against else ""
+    print(f"{'scenario':<28}{'req/s':>10}{'ratio to bare':>15}{against}")
+    print(f"{'bare Starlette':<28}{baseline:>10.0f}{1:>15.2f}")
+    for name, values in results.items():
+        value = statistics.median(values)
+        line = f"{name:<28}{value:>10.0f}{value / baseline:>15.2f}"
+        if other[name]:
+            then = statistics.median(other[name])
+            line += f"{then:>10.0f}{value / then:>14.2f}"
+            rounds = ", ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(values, other[name], strict=True))
+            line += f"   rounds (this/against): {rounds}"
+        print(line)
+    if args.against:
+        print(f"against: {args.against} (each round: bare, this version, the other, per scenario)")
 
 
 if __name__ == "__main__":

@@ -53,11 +53,13 @@ def explain_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, ob
 
 
 def test_policy_check_of_good_files_exits_0_with_one_ok_line_each(capsys: pytest.CaptureFixture[str]) -> None:
-    """Valid files and preset names each get `ok  FILE  NAME (revision R)`; exit code 0."""
+    """Valid files and preset names each get `ok  FILE  NAME (revision R)`, then a line on what a
+    guardian may set; exit code 0."""
     code, out, err = run(capsys, "policy", "check", str(REPO_POLICIES / "law-minimum.yaml"), "nppa-2021")
     assert (code, err) == (0, "")
-    lines = out.splitlines()
+    lines = [line for line in out.splitlines() if not line.startswith("    guardian settings: read; ")]
     assert len(lines) == 2
+    assert out.count("    guardian settings: read; a guardian may make every limit stricter") == 2
     assert re.fullmatch(
         rf"ok  {re.escape(str(REPO_POLICIES / 'law-minimum.yaml'))}  law-minimum "
         r"\(revision [0-9a-f]{12}\)",

@@ -242,6 +242,7 @@ def test_the_tokens_of_the_demo_tour_work_as_the_tour_says(
         "TOKEN_DEMO_TEEN_17",
         "TOKEN_DEMO_CHILD_7",
         "TOKEN_DEMO_UNVERIFIED",
+        "TOKEN_DEMO_GUARDIAN",
     }
     assert http.get("/game/ping", headers=_auth(tokens["TOKEN_DEMO_ADULT"])).status_code == 200
     over = http.post(
@@ -257,6 +258,25 @@ def test_the_tokens_of_the_demo_tour_work_as_the_tour_says(
         "/game/ping", headers={**_auth(tokens["TOKEN_DEMO_UNVERIFIED"]), "Accept-Language": "en"}
     )
     assert english.json()["title"] == "Real-name verification required"
+
+
+def test_the_guardian_of_the_tour_sets_a_stricter_cap_the_15_year_old_then_meets(
+    demo: Demo, http: httpx.Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo app mounts the guardian endpoint: the guardian persona's token (guardian_of names the
+    15-year-old) lowers the single cap; the teen's next ¥20 top-up is refused; a clear lifts it."""
+    demo.clock.set("2026-11-20 20:30:00")
+    print_tour(demo.url, demo.clock())
+    tokens = dict(re.findall(r"^export (TOKEN_\w+)=(\S+)$", capsys.readouterr().out, re.MULTILINE))
+    guardian, teen = _auth(tokens["TOKEN_DEMO_GUARDIAN"]), _auth(tokens["TOKEN_DEMO_TEEN_15"])
+    settings = "/v1/guardian/children/demo-teen-15/settings"
+    assert http.put(settings, headers=guardian, json={"purchase_caps": {"single": 1000}}).status_code == 200
+    refused = http.post("/shop/purchases", headers=teen, json={"amount_fen": 2000})
+    assert (refused.status_code, refused.json()["reason"]) == (403, "guardian_limit")
+    assert refused.json()["detail"] == "超过监护人设置的充值限额"
+    assert http.put(settings, headers=teen, json={}).status_code == 403  # a minor is nobody's guardian
+    assert http.delete(settings, headers=guardian).json()["cleared"] is True
+    assert http.post("/shop/purchases", headers=teen, json={"amount_fen": 2000}).status_code == 201
 
 
 def test_the_metrics_endpoint_shows_the_decisions(demo: Demo, http: httpx.Client) -> None:

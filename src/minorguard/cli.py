@@ -19,14 +19,15 @@ from minorguard.calendar_import import import_notice, summary, write_output
 from minorguard.clihelp import document
 from minorguard.configcli import add_config_commands
 from minorguard.errors import MinorguardError, PolicyError
-from minorguard.explain import compile_policy, decision_json, run_cases
+from minorguard.explain import compile_policy, decision_json, guardian_settings, run_cases
+from minorguard.guardiancli import add_guardian_commands
 from minorguard.nppa_cli import add_nppa_commands
 from minorguard.policy.cases import load_cases, parse_at, parse_duration
 from minorguard.policy.jsonschema import policy_json_schema
 from minorguard.policy.loader import load_policy
 from minorguard.policy.presets import PRESET_NAMES
 from minorguard.policy.schema import MissingCalendarData
-from minorguard.policyinfo import acknowledgement_lines, info_lines, policy_info
+from minorguard.policyinfo import acknowledgement_lines, guardian_lines, info_lines, policy_info
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
 from minorguard.types import Activity, Facts, Subject
@@ -78,25 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE")
     check.set_defaults(run=_check)
 
-    explain = policy.add_parser("explain", help="the decision for one person, activity and instant")
-    explain.add_argument(
-        "--policy", required=True, metavar="FILE_OR_PRESET", help=f"a file or {PRESET_NAMES}"
-    )
-    explain.add_argument("--activity", required=True, choices=[a.value for a in Activity])
-    explain.add_argument("--birthdate", metavar="YYYY-MM-DD", help="the verified birth date")
-    explain.add_argument("--at", required=True, metavar="ISO8601", help="no offset: the policy's time zone")
-    explain.add_argument("--unverified", action="store_true", help="the identity is not verified")
-    explain.add_argument("--device", help="a guest's device id (guest mode)")
-    explain.add_argument("--played", default="0", metavar="DURATION", help='played today, e.g. "45m"')
-    explain.add_argument("--guest-used", default="0", metavar="DURATION")
-    explain.add_argument("--amount", type=int, metavar="FEN")
-    explain.add_argument("--month-spent", type=int, default=0, metavar="FEN")
-    explain.add_argument("--day-tipped", type=int, default=0, metavar="FEN")
-    explain.add_argument("--guardian-consent", action="append", default=[], metavar="SCOPE")
-    explain.add_argument("--game-id")
-    explain.add_argument("--game-rating", type=int, metavar="AGE")
-    explain.add_argument("--format", choices=["text", "json"], default="text")
-    explain.set_defaults(run=_explain)
+    _explain_parser(policy)
 
     test = policy.add_parser("test", help="run table cases (*.cases.yaml)")
     test.add_argument("paths", nargs="+", metavar="PATH")
@@ -123,8 +106,36 @@ def _parser() -> argparse.ArgumentParser:
     notice.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
     notice.set_defaults(run=_calendar_import)
     add_config_commands(commands)
+    add_guardian_commands(commands)
     document(parser)
     return parser
+
+
+def _explain_parser(policy: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    explain = policy.add_parser("explain", help="the decision for one person, activity and instant")
+    explain.add_argument(
+        "--policy", required=True, metavar="FILE_OR_PRESET", help=f"a file or {PRESET_NAMES}"
+    )
+    explain.add_argument("--activity", required=True, choices=[a.value for a in Activity])
+    explain.add_argument("--birthdate", metavar="YYYY-MM-DD", help="the verified birth date")
+    explain.add_argument("--at", required=True, metavar="ISO8601", help="no offset: the policy's time zone")
+    explain.add_argument("--unverified", action="store_true", help="the identity is not verified")
+    explain.add_argument("--device", help="a guest's device id (guest mode)")
+    explain.add_argument("--played", default="0", metavar="DURATION", help='played today, e.g. "45m"')
+    explain.add_argument("--guest-used", default="0", metavar="DURATION")
+    explain.add_argument("--amount", type=int, metavar="FEN")
+    explain.add_argument("--month-spent", type=int, default=0, metavar="FEN")
+    explain.add_argument("--day-tipped", type=int, default=0, metavar="FEN")
+    explain.add_argument("--day-spent", type=int, default=0, metavar="FEN", help="purchases today")
+    explain.add_argument(
+        "--continuous", default="0", metavar="DURATION", help='played without a break, e.g. "35m"'
+    )
+    explain.add_argument("--guardian", metavar="JSON", help="the child's guardian settings, as JSON or @FILE")
+    explain.add_argument("--guardian-consent", action="append", default=[], metavar="SCOPE")
+    explain.add_argument("--game-id")
+    explain.add_argument("--game-rating", type=int, metavar="AGE")
+    explain.add_argument("--format", choices=["text", "json"], default="text")
+    explain.set_defaults(run=_explain)
 
 
 def _staff_commands(policy: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -184,6 +195,7 @@ def _check(args: argparse.Namespace) -> int:
             continue
         print(f"ok  {file}  {policy.name} (revision {policy.revision})")
         print(*acknowledgement_lines(policy), sep="\n", end="\n" if policy.acknowledged else "")
+        print(*guardian_lines(policy), sep="\n")
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -222,14 +234,30 @@ def _explain(args: argparse.Namespace) -> int:
         raise ValueError(f"{activity.value} needs --amount FEN")
     facts = Facts(activity, args.amount, args.game_id, args.game_rating)
     usage = KnownUsage(
-        parse_duration(args.played), args.month_spent, args.day_tipped, parse_duration(args.guest_used)
+        parse_duration(args.played),
+        args.month_spent,
+        args.day_tipped,
+        parse_duration(args.guest_used),
+        parse_duration(args.continuous),
+        args.day_spent,
     )
-    result = decision_json(cp, explain(cp, subject, facts, at, usage), at, subject)
+    guardian = None if args.guardian is None else guardian_settings(cp, _text_or_file(args.guardian), at)
+    result = decision_json(cp, explain(cp, subject, facts, at, usage, guardian), at, subject, guardian)
     if args.format == "json":
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         _print_decision(result)
     return EXIT_OK
+
+
+def _text_or_file(value: str) -> bytes:
+    """JSON given outright, or read from @FILE."""
+    if not value.startswith("@"):
+        return value.encode()
+    try:
+        return Path(value[1:]).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read {value[1:]}: {exc.strerror}") from None
 
 
 def _print_decision(result: dict[str, object]) -> None:
@@ -246,6 +274,8 @@ def _print_decision(result: dict[str, object]) -> None:
     for key in ("rule", "legal_basis", "allowed_again_at", "remaining_seconds", "remaining_budget_fen"):
         if result.get(key) is not None:
             rows.append((key.replace("_", " "), str(result[key])))
+    if result.get("guardian") is not None:
+        rows.append(("guardian settings", json.dumps(result["guardian"], ensure_ascii=False)))
     rows += [("warning", str(w["message"])) for w in result["warnings"]]  # type: ignore[attr-defined]
     rows += [("report-only", f"{f['reason']} ({f['rule']})") for f in result["report_only"]]  # type: ignore[attr-defined]
     for key, value in rows:

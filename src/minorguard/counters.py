@@ -7,12 +7,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class PlayResult:
+class RestArgs(NamedTuple):
+    """What a heartbeat tracks for the rest reminder (G24): a gap over `break_seconds` starts a new
+    session (0: no tracking); while a session has lasted `enforce_after` seconds (0: never), heartbeats
+    are not counted until a break, unless the guardian exempted the child and `exemptable`."""
+
+    break_seconds: int = 0
+    enforce_after: int = 0
+    exemptable: bool = False
+
+
+NO_REST = RestArgs()
+
+
+class PlayResult(NamedTuple):
+    """A NamedTuple, not a frozen dataclass: one is built per counted heartbeat (the hot path)."""
+
     used_seconds: int  # seconds played on the local day of `now`, after this heartbeat
     limit_reached: bool  # used_seconds >= limit_seconds
+    guardian: str = ""  # the child's guardian settings as stored ("": none, or not asked for)
+    session_seconds: int = 0  # continuous play up to the latest counted heartbeat (rest tracking)
+    last_seen: int = 0  # the latest counted heartbeat (epoch s; 0: none)
+    counted: bool = True  # False: outside the guardian's hours, during an enforced rest, or a repeat
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +50,10 @@ class SpendDenial(StrEnum):
     SINGLE_CAP = "single_cap"
     DAILY_CAP = "daily_cap"
     MONTHLY_CAP = "monthly_cap"
+    GUARDIAN_SINGLE = "guardian_single_cap"  # the caps a guardian set (stricter than the policy's)
+    GUARDIAN_DAILY = "guardian_daily_cap"
+    GUARDIAN_MONTHLY = "guardian_monthly_cap"
+    GUARDIAN_TIPS = "guardian_tips_off"
     # the reservation id was released or cancelled before this reserve arrived: it never holds quota
     RELEASED = "released"
 
@@ -67,6 +90,7 @@ class ReserveResult:
     totals: tuple[BucketTotals, ...]  # per bucket, in the order given, after this call
     replayed: bool = False  # True when an idempotency key answered with its earlier result
     lapsed: tuple[Lapsed, ...] = ()  # the user's reservations this call found lapsed (see Lapsed)
+    guardian: str = ""  # the child's guardian settings as stored, when asked for ("": none)
 
 
 class ReservationStatus(StrEnum):

@@ -19,11 +19,15 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from minorguard.adapters.identity import issue_token
+from minorguard.deployment import load_deployment
 from minorguard.engine import Clock
 from minorguard.middleware import MinorGuardMiddleware
+from minorguard.sidecar.credentials import Credentials
+from minorguard.sidecar.guardianapi import GuardianApi
 from minorguard.types import Decision
 
 DEMO_SECRET = b"minorguard-demo-signing-key-not-for-production"
@@ -50,6 +54,7 @@ def demo_token(
     consent: tuple[str, ...] = (),
     expires_in: int = 7 * 86400,
     now: float | None = None,
+    guardian_of: tuple[str, ...] = (),
 ) -> str:
     return issue_token(
         secret_or_private_key=DEMO_SECRET,
@@ -62,6 +67,7 @@ def demo_token(
         audience=DEMO_AUDIENCE,
         expires_in=expires_in,
         now=now,
+        extra={"guardian_of": list(guardian_of)} if guardian_of else None,
     )
 
 
@@ -72,6 +78,7 @@ class Persona:
     birthdate: dt.date | None
     verified: bool = True
     consent: tuple[str, ...] = ()
+    guardian_of: tuple[str, ...] = ()
 
 
 def personas(today: dt.date) -> list[Persona]:
@@ -86,6 +93,7 @@ def personas(today: dt.date) -> list[Persona]:
         ),
         Persona("7-year-old", "demo-child-7", born(7)),
         Persona("unverified", "demo-unverified", None, verified=False),
+        Persona("guardian of the 15-year-old", "demo-guardian", born(42), guardian_of=("demo-teen-15",)),
     ]
 
 
@@ -140,6 +148,8 @@ def build_demo_app(
     *, clock: Clock = time.time, registry: CollectorRegistry | None = None, config: Path | None = None
 ) -> MinorGuardMiddleware:
     registry = registry if registry is not None else CollectorRegistry()
+    config = config or demo_config()
+    guardian = _Late()
 
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
@@ -153,9 +163,27 @@ def build_demo_app(
             WebSocketRoute("/game/ws", game_ws),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            Route(GUARDIAN_ROUTE, guardian, methods=["GET", "PUT", "DELETE"]),
         ]
     )
-    return MinorGuardMiddleware.from_config(app, config or demo_config(), registry=registry, clock=clock)
+    middleware = MinorGuardMiddleware.from_config(app, config, registry=registry, clock=clock)
+    credentials = Credentials(load_deployment(config).credentials())
+    guardian.app = GuardianApi.of(middleware.gate, credentials)
+    return middleware
+
+
+GUARDIAN_ROUTE = "/v1/guardian/children/{subject:path}/settings"
+
+
+class _Late:
+    """The guardian endpoint inside the app: it needs the gate the middleware around the app builds."""
+
+    app: GuardianApi | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            raise RuntimeError("the guardian endpoint is not wired to a gate yet")
+        await self.app(scope, receive, send)
 
 
 def print_tour(base_url: str, now: float, *, sidecar: bool = False) -> None:
@@ -166,7 +194,11 @@ def print_tour(base_url: str, now: float, *, sidecar: bool = False) -> None:
     for persona in personas(today):
         # minted on the real clock: the verifier checks exp against real time, whatever the demo clock says
         token = demo_token(
-            persona.subject, persona.birthdate, verified=persona.verified, consent=persona.consent
+            persona.subject,
+            persona.birthdate,
+            verified=persona.verified,
+            consent=persona.consent,
+            guardian_of=persona.guardian_of,
         )
         born = persona.birthdate.isoformat() if persona.birthdate else "unknown"
         variable = "TOKEN_" + persona.subject.upper().replace("-", "_")
@@ -214,7 +246,40 @@ def _demo_lines(base_url: str) -> list[tuple[str, str]]:
             "answers in English",
             auth.format("DEMO_UNVERIFIED") + f"-H 'Accept-Language: en' {base_url}/game/ping",
         ),
+        *guardian_lines(base_url),
         ("metrics", f"curl -s {base_url}/metrics | grep ^minorguard_decisions"),
+    ]
+
+
+def guardian_lines(base_url: str, *, amount_header: bool = False) -> list[tuple[str, str]]:
+    """The guardian persona sets a stricter limit, the 15-year-old meets it, a loosening beyond the
+    policy's bounds is refused, and the settings are cleared."""
+    settings = f"{base_url}/v1/guardian/children/demo-teen-15/settings"
+    guardian = 'curl -s -H "Authorization: Bearer $TOKEN_DEMO_GUARDIAN" '
+    if amount_header:
+        purchase = (
+            _AUTH.format("DEMO_TEEN_15")
+            + f"-i -X POST -H 'X-Amount-Fen: 2000' {base_url}/v1/authz/envoy/shop/purchases"
+        )
+    else:
+        purchase = (
+            _AUTH.format("DEMO_TEEN_15") + f"-X POST {base_url}/shop/purchases -d '{{\"amount_fen\": 2000}}'"
+        )
+    return [
+        (
+            "the 15-year-old's guardian (their own token names the child in guardian_of) lowers the cap of "
+            "one top-up to ¥10",
+            guardian + f'-X PUT {settings} -d \'{{"purchase_caps": {{"single": 1000}}}}\'',
+        ),
+        ('the next ¥20 top-up is refused: guardian_limit, "your guardian set ..."', purchase),
+        (
+            "a guardian may not loosen past the policy: 600 minutes a day is refused (422, field and bound)",
+            guardian + f'-X PUT {settings} -d \'{{"daily_play_minutes": {{"default": 600}}}}\'',
+        ),
+        (
+            "the guardian clears the settings: the policy's limits apply again",
+            guardian + f"-X DELETE {settings}",
+        ),
     ]
 
 
@@ -260,6 +325,7 @@ def _sidecar_lines(base_url: str) -> list[tuple[str, str]]:
             f'curl -s -X POST -H "Authorization: Bearer {DEMO_BACKEND_TOKEN}" '
             f"{base_url}/v1/reservations/$RESERVATION_ID/commit",
         ),
+        *guardian_lines(base_url, amount_header=True),
         ("the policy in force", f"curl -s {base_url}/v1/policy | head -c 300"),
         ("metrics", f"curl -s {base_url}/metrics | grep ^minorguard_decisions"),
     ]

@@ -101,6 +101,7 @@ class Claims(_Strict):
     guardian_consent: str = "guardian_consent"
     pi: str = "pi"
     device: str = "device_id"
+    guardian_of: str = "guardian_of"  # on a guardian's token: the subject ids of their children
 
 
 class IdentitySettings(_Strict):
@@ -156,6 +157,7 @@ class Permission(StrEnum):
     REFUND = "refund"
     USAGE = "usage"  # GET /v1/subjects/{id}/usage
     IDENTITY = "identity"  # NPPA real-name verification: /v1/identity/*
+    GUARDIAN = "guardian"  # a child's guardian settings: /v1/guardian/children/{subject}/settings
 
 
 MIN_TOKEN_BYTES = 32

@@ -21,9 +21,13 @@ from minorguard.errors import StoreError, StoreErrorKind
 from minorguard.rules.age import ADULT_AGE, age_reached_at
 from minorguard.rules.compiled import CompiledPolicy, Instant
 from minorguard.rules.evaluate import StatefulCheck, evaluate_at
-from minorguard.rules.game import GuestCheck, PlayCheck, check_game, finish_guest, finish_play
+from minorguard.rules.game import GuestCheck, check_game, finish_guest, finish_play
+from minorguard.rules.guardian import GuardianSettings
+from minorguard.rules.livestream import ConsentCheck, finish_consent
 from minorguard.rules.person import Person
-from minorguard.rules.spending import SpendCheck, finish_spend
+from minorguard.rules.playcheck import PlayCheck
+from minorguard.rules.spendcheck import SpendCheck
+from minorguard.rules.spending import finish_spend
 from minorguard.settling import Retries, SettleCall, SettleObserver, Settler, settle_call
 from minorguard.types import (
     Activity,
@@ -42,6 +46,12 @@ Clock = Callable[[], float]
 PLAY_KEY_TTL = 2 * 86400  # a day's play counter outlives its day by one: yesterday's split still lands
 _MAX_KEYS = 65536
 _MAX_MEMO = 32768  # game verdicts kept for the current minute (a few hundred bytes each)
+# A refusal a guardian could lift (their own limit or hours, a policy limit they may raise, a rest they
+# may exempt from) is answered from the blocked-until cache for at most this long: a guardian's change
+# applies within this many seconds, through every process (each asks the store again after it).
+GUARDIAN_FRESH_SECONDS = 5
+NO_LIMIT = 10**9  # the limit a heartbeat is given when only guardian settings or the rest reminder apply
+_LIFTABLE = (Reason.GUARDIAN_LIMIT, Reason.REST_REQUIRED)
 # no rule limits adults here (tips have adult caps)
 UNLIMITED_FOR_ADULTS = (Activity.GAME, Activity.PURCHASE)
 ADULT_ALLOWED = Decision(Outcome.ALLOW, Reason.ALLOWED, AgeBand.ADULT)
@@ -88,6 +98,7 @@ class Engine:
         self._memo: dict[tuple[int, Facts], _Kept] = {}
         self._memo_of: tuple[CompiledPolicy, int] | None = None
         self._blocked: dict[tuple[str, str], tuple[float, Decision]] = {}  # (revision, user) -> until
+        self._settings: dict[str, GuardianSettings] = {}  # stored guardian settings, parsed, by value
 
     def user_key(self, subject_id: str) -> str:
         """The store key of a subject (a keyed hash; never the raw id), cached."""
@@ -204,24 +215,7 @@ class Engine:
     async def _settle(self, subject: Subject, check: StatefulCheck, idempotency_key: str | None) -> Decision:
         now = check.instant
         if isinstance(check, PlayCheck):
-            user = self.user_key(subject.subject_id)
-            blocked = self._blocked.get((self.policy.policy.revision, user))
-            if blocked is not None and now.epoch < blocked[0]:
-                return blocked[1]  # the day's limit is used up: known without asking the store
-            day, prev_day = self.policy.day_names(now.date)
-            played = await self.store.play_heartbeat(
-                user,
-                now=now.epoch,
-                day=day,
-                prev_day=prev_day,
-                day_start=now.day_start,
-                max_gap=check.max_gap,
-                limit_seconds=check.limit_seconds,
-                ttl_seconds=PLAY_KEY_TTL,
-            )
-            decision = finish_play(self.policy, check, played.used_seconds)
-            self._remember_block(user, decision)
-            return decision
+            return await self._heartbeat(self.user_key(subject.subject_id), check)
         if isinstance(check, GuestCheck):
             guest = await self.store.guest_heartbeat(
                 check.device,
@@ -231,7 +225,56 @@ class Engine:
                 limit_seconds=check.limit_seconds,
             )
             return finish_guest(self.policy, check, guest)
-        return await self._reserve(self.user_key(subject.subject_id), check, idempotency_key)
+        user = self.user_key(subject.subject_id)
+        if isinstance(check, ConsentCheck):
+            raw = await self.store.guardian_settings(user, now=now.epoch)
+            return finish_consent(self.policy, check, self.guardian_of(raw))
+        return await self._reserve(user, check, idempotency_key)
+
+    async def _heartbeat(self, user: str, check: PlayCheck) -> Decision:
+        """The one store call of a counted heartbeat: play time, the session of the rest reminder and
+        the child's guardian settings, all in one."""
+        cp, now = self.policy, check.instant
+        blocked = self._blocked.get((cp.policy.revision, user))
+        if blocked is not None and now.epoch < blocked[0]:
+            return blocked[1]  # the day's limit is used up (or a refusal to keep a few seconds)
+        day, prev_day, letter = cp.day_names(now.date)
+        limit = check.limit_seconds
+        played = await self.store.play_heartbeat(
+            user,
+            now=now.epoch,
+            day=day,
+            prev_day=prev_day,
+            day_start=now.day_start,
+            max_gap=check.max_gap,
+            limit_seconds=NO_LIMIT if limit is None else limit,
+            ttl_seconds=PLAY_KEY_TTL,
+            guardian_day=letter,
+            minute=now.second // 60,
+            rest=cp.rest,
+        )
+        raw = played.guardian
+        decision = finish_play(cp, check, played, self.guardian_of(raw) if raw else None)
+        if not decision.allowed:
+            self._remember_block(user, decision, check)
+        return decision
+
+    def guardian_of(self, raw: str) -> GuardianSettings | None:
+        """The settings of a stored value (parsed once per distinct value; None when there are none).
+        A value the guardian service never writes is a StoreError (RESPONSE): the failure policy of
+        the activity decides, visibly."""
+        if not raw:
+            return None
+        found = self._settings.get(raw)
+        if found is None:
+            try:
+                found = GuardianSettings.decode(raw)
+            except ValueError as exc:
+                raise StoreError(StoreErrorKind.RESPONSE, f"unreadable guardian settings: {exc}") from None
+            if len(self._settings) >= _MAX_KEYS:
+                self._settings.clear()
+            self._settings[raw] = found
+        return found
 
     async def _reserve(self, user: str, check: SpendCheck, idempotency_key: str | None) -> Decision:
         """The reservation of a purchase or tip. Its id is made here, before the store call: when
@@ -250,6 +293,7 @@ class Engine:
                 idempotency_key=idempotency_key,
                 now=now,
                 reservation_ttl=check.reservation_ttl,
+                guardian=check.guardian,
             )
         except StoreError as exc:
             # A refused login (CONFIGURATION) never ran the script: nothing to cancel. Anything else
@@ -262,17 +306,23 @@ class Engine:
         self.settler.lapsed(user, reserved.lapsed)
         if reserved.denial is SpendDenial.RELEASED:  # a fresh id cannot have been released: a store fault
             raise StoreError(StoreErrorKind.RESPONSE, "a new reservation id was refused as released")
-        return finish_spend(check, reserved)
+        return finish_spend(check, reserved, self.guardian_of(reserved.guardian))
 
-    def _remember_block(self, user: str, decision: Decision) -> None:
-        """Play time used up stays used up until the next play day: later heartbeats before then are
-        answered here. Keyed by policy revision, so a reload that raises a limit applies at once."""
-        if decision.reason is not Reason.DAILY_PLAY_LIMIT or decision.allowed_again_at is None:
+    def _remember_block(self, user: str, decision: Decision, check: PlayCheck) -> None:
+        """Play refused until a known instant stays refused until then: later heartbeats before it are
+        answered here. Keyed by policy revision, so a reload that raises a limit applies at once. A
+        refusal a guardian could lift is kept GUARDIAN_FRESH_SECONDS at most."""
+        reason, again = decision.reason, decision.allowed_again_at
+        if again is None or (reason is not Reason.DAILY_PLAY_LIMIT and reason not in _LIFTABLE):
             return
+        until = again.timestamp()
+        cp = self.policy
+        liftable = reason is Reason.GUARDIAN_LIMIT or (reason is Reason.REST_REQUIRED and cp.rest.exemptable)
+        if liftable or (cp.guardian_on and cp.may_raise_play(check.person.band)):
+            until = min(until, check.instant.epoch + GUARDIAN_FRESH_SECONDS)
         if len(self._blocked) >= _MAX_KEYS:
             self._blocked.clear()
-        until = decision.allowed_again_at.timestamp()
-        self._blocked[(self.policy.policy.revision, user)] = (until, decision)
+        self._blocked[(cp.policy.revision, user)] = (until, decision)
 
     def _store_failed(self, facts: Facts, check: StatefulCheck, exc: StoreError) -> Decision:
         failure = check.on_store_error
@@ -349,4 +399,4 @@ def _rule_of(check: StatefulCheck) -> str:
         return "game.play_time"
     if isinstance(check, GuestCheck):
         return "game.guest"
-    return check.rule
+    return check.rule  # SpendCheck, ConsentCheck

@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from minorguard.adapters.calendars import StatutoryCalendar
 from minorguard.policy.cases import Case, LoadedCases, parse_at
+from minorguard.policy.guardiansettings import GuardianSettingsInput
 from minorguard.policy.loader import load_policy
 from minorguard.policy.schema import MissingCalendarData
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
+from minorguard.rules.guardian import GuardianSettings
+from minorguard.rules.guardianbounds import beyond, settings_json, to_settings
 from minorguard.rules.person import Person
 from minorguard.types import Decision, Facts, Reason, Subject
 
@@ -28,8 +33,35 @@ def compile_policy(source: str | Path, extra_calendars: tuple[Path, ...] = ()) -
     return CompiledPolicy.build(policy, calendar.day_info, calendar.days_of_data_left)
 
 
+def guardian_settings(
+    cp: CompiledPolicy, given: bytes | GuardianSettingsInput, at: dt.datetime
+) -> GuardianSettings:
+    """A guardian's settings as the service would store them at `at`; ValueError naming each problem
+    (malformed, or beyond what the policy lets a guardian set), or when the policy reads none."""
+    if not cp.guardian_on:
+        raise ValueError(f"the policy {cp.name} reads no guardian settings (guardian.enabled is false)")
+    if isinstance(given, bytes):
+        try:
+            given = GuardianSettingsInput.model_validate_json(given, strict=True)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or '(settings)'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ValueError(f"guardian settings: {problems}") from None
+    past = beyond(given, cp)
+    if past:
+        problems = "; ".join(f"{b.field}: {b.message}" for b in past)
+        raise ValueError(f"guardian settings beyond what {cp.name} lets a guardian set: {problems}")
+    keep = cp.policy.spec.guardian.keep_days * 86400
+    return to_settings(given, now=int(at.timestamp()), keep_seconds=keep)
+
+
 def decision_json(
-    cp: CompiledPolicy, decision: Decision, at: dt.datetime, subject: Subject
+    cp: CompiledPolicy,
+    decision: Decision,
+    at: dt.datetime,
+    subject: Subject,
+    guardian: GuardianSettings | None = None,
 ) -> dict[str, Any]:
     now = cp.instant(at)
     person = Person.at(subject, now.date, cp.policy.spec.birthday, cp.zone)
@@ -64,6 +96,7 @@ def decision_json(
         and cp.policy.spec.calendar.missing_data is MissingCalendarData.PROVISIONAL,
         "policy": cp.policy.name,
         "revision": cp.policy.revision,
+        "guardian": None if guardian is None else settings_json(guardian),
     }
 
 
@@ -98,8 +131,11 @@ def _run(cp: CompiledPolicy, case: Case) -> list[str]:
         at = parse_at(case.at, cp.zone)
         subject = case_subject(case)
         facts = Facts(case.activity, case.amount, case.game_id, case.game_rating)
-        usage = KnownUsage(case.played, case.month_spent, case.day_tipped, case.guest_used)
-        got = decision_json(cp, explain(cp, subject, facts, at, usage), at, subject)
+        usage = KnownUsage(
+            case.played, case.month_spent, case.day_tipped, case.guest_used, case.continuous, case.day_spent
+        )
+        guardian = None if case.guardian is None else guardian_settings(cp, case.guardian, at)
+        got = decision_json(cp, explain(cp, subject, facts, at, usage, guardian), at, subject, guardian)
     except ValueError as exc:
         return [f"cannot run: {exc}"]
     failures = []

@@ -102,6 +102,13 @@ class Metrics:
             "1 while today has no official holiday data and its statutory days are provisional.",
             registry=registry,
         )
+        self.guardian_changes = Counter(
+            "minorguard_guardian_changes_total",
+            "Guardian settings set or cleared, by who made the change (a guardian's token, a service "
+            "credential, the command line).",
+            ["action", "via"],
+            registry=registry,
+        )
         self.provisional_decisions = Counter(
             "minorguard_calendar_provisional_decisions_total",
             "Decisions made on a day whose holidays are provisional (no official schedule yet).",

@@ -41,7 +41,48 @@ def policy_info(policy: Policy, today: dt.date) -> dict[str, Any]:
         "looser_than_law": [
             {"rule": a.rule, "articles": list(a.articles), "reason": a.reason} for a in policy.acknowledged
         ],
+        "guardian": guardian_info(policy),
+        "rest_reminder": _rest_reminder(policy),
     }
+
+
+def guardian_info(policy: Policy) -> dict[str, Any]:
+    """What a guardian may set: always stricter; looser only as `guardian.may_loosen` says."""
+    rules = policy.spec.guardian
+    may = rules.may_loosen
+    return {
+        "enabled": rules.enabled,
+        "keep_days": rules.keep_days,
+        "may_raise_daily_minutes_to": {band.value: m for band, m in may.daily_minutes.items()},
+        "may_exempt_from_rest_reminder": may.rest_reminder,
+    }
+
+
+def _rest_reminder(policy: Policy) -> dict[str, Any]:
+    rest = policy.spec.game.rest_reminder
+    return {"mode": rest.mode.value, "after_minutes": rest.after_minutes, "break_minutes": rest.break_minutes}
+
+
+def guardian_lines(policy: Policy) -> list[str]:
+    """What `policy check` says of guardian settings: read or not, and how far a guardian may go."""
+    info = guardian_info(policy)
+    if not info["enabled"]:
+        return ["    guardian settings: not read (guardian.enabled: false)"]
+    return [f"    guardian settings: {_guardian_text(info)}"]
+
+
+def _guardian_text(info: dict[str, Any]) -> str:
+    raised = info["may_raise_daily_minutes_to"]
+    parts = ["read; a guardian may make every limit stricter (less play, fewer hours, lower caps, no tips)"]
+    if raised:
+        bands = ", ".join(f"{band} to {minutes} min" for band, minutes in raised.items())
+        parts.append(f"may raise the daily play time: {bands}")
+    else:
+        parts.append("may not raise the daily play time")
+    if info["may_exempt_from_rest_reminder"]:
+        parts.append("may exempt from the rest reminder")
+    parts.append(f"kept {info['keep_days']} days after the last use or change")
+    return "; ".join(parts)
 
 
 def info_lines(info: dict[str, Any]) -> list[str]:
@@ -57,6 +98,11 @@ def info_lines(info: dict[str, Any]) -> list[str]:
         ("calendar", f"{calendar['mode']}; a day without data: {calendar['missing_data']}"),
         ("override files", overrides),
         ("holiday data", f"until {calendar['data_until']}, {calendar['days_of_data_left']} days left"),
+        ("rest reminder", _rest_text(info["rest_reminder"])),
+        (
+            "guardian settings",
+            "not read" if not info["guardian"]["enabled"] else _guardian_text(info["guardian"]),
+        ),
     ]
     looser = info["looser_than_law"]
     if not looser:
@@ -65,6 +111,13 @@ def info_lines(info: dict[str, Any]) -> list[str]:
         rows.append(("looser than the law", f"{item['rule']}: {'; '.join(item['articles'])}"))
         rows.append(("  because", item["reason"]))
     return [f"{key:<22}{value}" for key, value in rows]
+
+
+def _rest_text(rest: dict[str, Any]) -> str:
+    if rest["mode"] == "off":
+        return "off"
+    after, pause = rest["after_minutes"], rest["break_minutes"]
+    return f"{rest['mode']} after {after} min of continuous play (a break: {pause} min)"
 
 
 def acknowledgement_lines(policy: Policy) -> list[str]:

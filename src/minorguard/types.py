@@ -77,6 +77,7 @@ class Reason(StrEnum):
     GAME_RATING = "game_rating"
     PURCHASE_NOT_ALLOWED = "purchase_not_allowed"
     PURCHASE_SINGLE_CAP = "purchase_single_cap"
+    PURCHASE_DAILY_CAP = "purchase_daily_cap"  # R23 Art 44: a single day's cumulative spending
     PURCHASE_MONTHLY_CAP = "purchase_monthly_cap"
     TIP_MINOR = "tip_minor"
     TIP_PER_TIP_CAP = "tip_per_tip_cap"
@@ -85,6 +86,8 @@ class Reason(StrEnum):
     PUBLISHER_UNDER_MIN_AGE = "publisher_under_min_age"
     PUBLISHER_CONSENT_REQUIRED = "publisher_guardian_consent_required"
     CALENDAR_NO_DATA = "calendar_no_data"
+    REST_REQUIRED = "rest_required"  # G24: a break after continuous play, where the policy enforces it
+    GUARDIAN_LIMIT = "guardian_limit"  # a guardian's own setting decided (its `rule` says which)
     STORE_UNAVAILABLE = "store_unavailable"
     DUPLICATE_REQUEST = "duplicate_request"  # an Idempotency-Key whose purchase went ahead or is in flight
 
@@ -93,6 +96,7 @@ class WarningCode(StrEnum):
     PLAY_TIME_LOW = "play_time_low"  # remaining play seconds under a configured threshold
     TIP_HALF_DAILY = "tip_half_daily_limit"  # LS20: confirm when half of a tipping limit is reached
     TIP_HALF_MONTHLY = "tip_half_monthly_limit"
+    REST_REMINDER = "rest_reminder"  # G24: continuous play reached the policy's reminder
     CALENDAR_NO_DATA = "calendar_no_data"  # the day was judged by the weekday rule
     CALENDAR_PROVISIONAL = (
         "calendar_provisional"  # no official schedule: statutory days computed, provisional
@@ -120,6 +124,7 @@ class Subject:
     guardian_consent: frozenset[str] = frozenset()
     device_id: str | None = None  # guests (nppa-2019) are counted per device
     pi: str | None = None  # the NPPA identity of a verified player, for behaviour reporting
+    guardian_of: frozenset[str] = frozenset()  # the children a guardian's token links them to
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from minorguard.policy.schema import MinorBand, MissingCalendarData, minutes_of
+from minorguard.policy.schema import MissingCalendarData
+from minorguard.policy.values import MinorBand, minutes_of
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.rules.evaluate import KnownUsage, explain
 from minorguard.types import Activity, AgeBand, DayInfo, Facts, Mode, Subject

@@ -123,5 +123,6 @@ def identity_config(settings: IdentitySettings, base: Path) -> IdentityConfig:
         consent_claim=claims.guardian_consent,
         pi_claim=claims.pi,
         device_claim=claims.device,
+        guardian_of_claim=claims.guardian_of,
         cache_size=settings.cache_size,
     )

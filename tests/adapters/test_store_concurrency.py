@@ -7,7 +7,15 @@ import random
 
 import pytest
 
-from minorguard.adapters.base import Bucket, CounterStore, ReservationStatus, ReserveResult, SpendKind
+from minorguard.adapters.base import (
+    Bucket,
+    CounterStore,
+    ReservationStatus,
+    ReserveResult,
+    SpendDenial,
+    SpendKind,
+)
+from minorguard.rules.guardian import GuardianSettings
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -126,3 +134,63 @@ async def test_retries_with_one_idempotency_key_never_double_count(store: Counte
     assert sum(c.changed for c in committed) == 1
     snapshot = await store.usage(user, day="2026-11-22", month=MONTH, now=T + 100)
     assert (snapshot.tips_month_committed, snapshot.tips_day_committed) == (1_000, 1_000)
+
+
+async def test_a_guardian_lowering_the_cap_during_purchases_never_lets_the_cap_in_force_be_passed(
+    store: CounterStore, user: str
+) -> None:
+    """A guardian lowers the monthly cap ten times while 300 purchases run: each wave of purchases
+    starts as a lowering is answered, while the next one is on its way. Every purchase that started
+    after a lowering had been answered saw a total within that cap (or a lower one): the cap is
+    checked in the reserve's atomic step, never against settings read before it."""
+    rng = random.Random(1717)
+    caps = list(range(20_000, 1_999, -2_000))
+    lowered: list[float] = []  # when each lowering had been answered (loop time)
+    loop = asyncio.get_running_loop()
+    progress = asyncio.Condition()
+    bucket = (Bucket(MONTH, None, 40 * 86_400),)
+
+    async def guardian() -> None:
+        for cap in caps:
+            value = GuardianSettings(monthly=cap, keep_seconds=86_400 * 400, updated_at=T).encode()
+            await store.set_guardian_settings(user, value, now=T, keep_seconds=86_400 * 400)
+            async with progress:
+                lowered.append(loop.time())
+                progress.notify_all()
+            await asyncio.sleep(rng.random() * 0.004)
+
+    async def purchase(i: int) -> tuple[float, ReserveResult]:
+        async with progress:
+            await progress.wait_for(lambda: len(lowered) >= i % len(caps))
+        await asyncio.sleep(rng.random() * 0.004)
+        started = loop.time()
+        result = await store.reserve(
+            user,
+            kind=SpendKind.PURCHASE,
+            amount=rng.choice((50, 100, 200)),
+            single_cap=None,
+            buckets=bucket,
+            reservation_id=f"g{i:04x}",
+            idempotency_key=None,
+            now=T,
+            reservation_ttl=900,
+            guardian=True,
+        )
+        return started, result
+
+    _, *answers = await asyncio.gather(guardian(), *(purchase(i) for i in range(300)))
+    assert all(r.ok or r.denial is SpendDenial.GUARDIAN_MONTHLY for _, r in answers)
+    assert any(not r.ok for _, r in answers), "the caps never bit"
+    # All amounts are pending in one bucket, so the totals answered rise in the order the store made
+    # the calls: a reservation answers the total after it, a refusal the total it found (made after
+    # every reservation up to that total, before every one above). A call made after one that started
+    # after lowering k came after lowering k too: the strictest cap known before it is the latest known
+    # before any earlier call, and no reservation may pass it.
+    order = sorted((r.totals[0].pending, not r.ok, started) for started, r in answers)
+    known, checked = -1, 0
+    for total, refused, started in order:
+        known = max(known, sum(1 for at in lowered if at < started) - 1)
+        if known >= 0 and not refused:
+            assert total <= caps[known], f"{total} fen held after the cap was lowered to {caps[known]}"
+            checked += 1
+    assert checked, "no purchase ran after a lowering: the test proved nothing"

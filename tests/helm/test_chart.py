@@ -289,6 +289,7 @@ def test_the_chart_secret_holds_what_values_give() -> None:
     assert credentials == {
         "settle": ({"file": "/etc/minorguard/secrets/settle-token"}, ["commit", "release"]),
         "refund": ({"file": "/etc/minorguard/secrets/refund-token"}, ["refund"]),
+        "guardian": ({"file": "/etc/minorguard/secrets/guardian-token"}, ["guardian"]),
     }
     assert decoded["settle-token"] == "settle-token-for-tests-only-0123456789abcdef"
     assert config["nppa"]["secret_key"] == {"file": "/etc/minorguard/secrets/nppa-secret-key"}

@@ -12,7 +12,7 @@ from minorguard.cli import main
 from minorguard.errors import PolicyError
 from minorguard.policy import PRESET_NAMES, load_policy
 from minorguard.policy.presets import preset_path
-from minorguard.policy.schema import MinorBand
+from minorguard.policy.values import MinorBand
 
 BAD = Path(__file__).parent / "bad"
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "policies"

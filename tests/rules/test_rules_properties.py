@@ -11,7 +11,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from rulekit import PLUS8, PRESETS_WITH_CURFEW, UTC, custom, decide, person, preset
 
-from minorguard.policy.schema import BirthdayRule, minutes_of
+from minorguard.policy.schema import BirthdayRule
+from minorguard.policy.values import minutes_of
 from minorguard.rules.age import age_on, anniversary, band_for_age
 from minorguard.rules.compiled import CompiledPolicy
 from minorguard.types import Activity, AgeBand, Outcome, Reason, Subject

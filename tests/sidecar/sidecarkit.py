@@ -44,9 +44,11 @@ ADMIN_TOKEN = "sidecar-tests-admin-token-0123456789"
 # the service credentials of the state-changing endpoints: the backend's, and support's for refunds
 SETTLE_TOKEN = "sidecar-tests-settle-token-0123456789abcdef"
 REFUND_TOKEN = "sidecar-tests-refund-token-0123456789abcdef-0123456789"
+PORTAL_TOKEN = "sidecar-tests-parents-portal-token-0123456789"  # may set guardian settings
 CREDENTIALS = [
     {"name": "shop-backend", "token": {"value": SETTLE_TOKEN}, "may": ["commit", "release", "identity"]},
     {"name": "support", "token": {"value": REFUND_TOKEN}, "may": ["refund", "usage"]},
+    {"name": "parents-portal", "token": {"value": PORTAL_TOKEN}, "may": ["guardian"]},
 ]
 ISSUER = "https://id.minorguard.test"
 AUDIENCE = "minorguard-sidecar-tests"
@@ -145,6 +147,24 @@ def token(
         issuer=ISSUER,
         audience=AUDIENCE,
     )
+
+
+def guardian_token(subject: str, children: Iterable[str], birthdate: dt.date = dt.date(1985, 6, 1)) -> str:
+    """A guardian's token: an identity-verified adult whose guardian_of claim names `children`."""
+    return issue_token(
+        secret_or_private_key=SECRET,
+        algorithm="HS256",
+        subject=subject,
+        birthdate=birthdate,
+        verified=True,
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        extra={"guardian_of": list(children)},
+    )
+
+
+def settings_url(child: str) -> str:
+    return f"/v1/guardian/children/{child}/settings"
 
 
 def bearer(value: str) -> dict[str, str]:

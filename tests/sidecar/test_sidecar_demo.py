@@ -29,7 +29,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[str], 
     folder = tmp_path_factory.mktemp("sidecar-demo")
     with SidecarProcess.running(folder, "--demo", "--start-at", START_AT) as process:
         exports, commands = tour(process.stdout)
-        assert len(exports) == 5, process.stdout
+        assert len(exports) == 6, process.stdout
         results = {title: run(exports, command) for title, command in commands.items()}
         yield exports, results
 
@@ -127,6 +127,25 @@ def test_several_workers_on_the_memory_store_are_refused(tmp_path: Path) -> None
     done = subprocess.run(process.args, capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode != 0
     assert "shared store" in done.stderr
+
+
+def test_the_guardian_lines_show_a_stricter_limit_acting_and_a_loosening_refused(
+    demo: tuple[list[str], dict[str, str]],
+) -> None:
+    """The tour's guardian persona lowers the single cap to ¥10, the 15-year-old's ¥20 is then refused
+    as guardian_limit, a loosening to 600 minutes is a 422, and the settings are cleared."""
+    _, results = demo
+    lowered = json.loads(find(results, "lowers the cap of one top-up"))
+    assert lowered["settings"] == {"purchase_caps": {"single": 1000}}
+    status, headers, body = status_and_body(find(results, "next ¥20 top-up"))
+    assert (status, headers["minorguard-reason"], headers["minorguard-rule"]) == (
+        403,
+        "guardian_limit",
+        "guardian.purchase",
+    ), body
+    refused = json.loads(find(results, "may not loosen"))
+    assert (refused["status"], refused["errors"][0]["bound"]) == (422, 60)
+    assert json.loads(find(results, "clears the settings"))["cleared"] is True
 
 
 def test_the_amount_header_line_is_judged_by_its_amount(demo: tuple[list[str], dict[str, str]]) -> None:

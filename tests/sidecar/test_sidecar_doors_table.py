@@ -22,6 +22,7 @@ from proxykit import Envoy, Process, Traefik
 from sidecarkit import (
     ADULT,
     AGE_15,
+    AGE_17,
     AMOUNT_HEADER,
     FRIDAY_CURFEW,
     FRIDAY_IN_WINDOW,
@@ -31,13 +32,18 @@ from sidecarkit import (
     ServerThread,
     bearer,
     bj,
+    guardian_token,
+    settings_url,
     token,
     write_config,
 )
 from starlette.types import Receive, Scope, Send
 
+from minorguard.deployment import load_deployment
 from minorguard.middleware import MinorGuardMiddleware
 from minorguard.sidecar.app import SidecarApp
+from minorguard.sidecar.credentials import Credentials
+from minorguard.sidecar.guardianapi import PREFIX, GuardianApi
 from minorguard.sidecar.serve import build_sidecar
 from redis_servers import free_port
 
@@ -116,6 +122,21 @@ class Recorder:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
+class WithGuardianApi:
+    """The middleware door's app: the guardian endpoint mounted beside the recording backend (the
+    endpoint needs the gate the middleware builds around it)."""
+
+    def __init__(self, backend: Recorder) -> None:
+        self.backend = backend
+        self.api: GuardianApi | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.api is not None and scope["type"] == "http" and scope["path"].startswith(PREFIX):
+            await self.api(scope, receive, send)
+        else:
+            await self.backend(scope, receive, send)
+
+
 @dataclass
 class Doors:
     clock: Clock
@@ -131,6 +152,11 @@ class Doors:
     def backend_seen(self, door: str) -> list[dict[str, Any]]:
         return self.recorder.seen if door == "middleware" else self.upstream.seen
 
+    def guardian_api(self, door: str) -> str:
+        """Where a guardian sets settings that act at `door`: the app behind the middleware mounts
+        the endpoint; behind a proxy it is the sidecar's (their counters are the sidecar's)."""
+        return self.urls["middleware"] if door == "middleware" else self.sidecar.url
+
 
 def sidecar_with_grpc(config: Path, clock: Clock, grpc_port: int) -> SidecarApp:
     return build_sidecar(str(config), clock=clock, grpc=("127.0.0.1", grpc_port))
@@ -143,7 +169,9 @@ def doors(nginx: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door
     config = write_config(folder / "config")
     grpc_port = free_port()
     recorder = Recorder()
-    middleware = MinorGuardMiddleware.from_config(recorder, config, clock=clock)
+    mounted = WithGuardianApi(recorder)
+    middleware = MinorGuardMiddleware.from_config(mounted, config, clock=clock)
+    mounted.api = GuardianApi.of(middleware.gate, Credentials(load_deployment(config).credentials()))
     with (
         ServerThread.running(sidecar_with_grpc(config, clock, grpc_port)) as server,
         ServerThread.running(middleware) as guarded,
@@ -200,6 +228,41 @@ def test_every_door_gives_the_same_outcome_and_reason(doors: Doors, case: Case, 
         assert response.status_code == expected
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["reason"] == reason
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_a_guardians_settings_act_on_the_next_request_through_every_door(doors: Doors, door: str) -> None:
+    """Through each door: a ¥20 top-up passes; the guardian lowers the single cap to ¥10 and the next
+    one is refused as guardian_limit; a loosening past the policy's bounds is a 422 naming the field
+    and the bound; a loosening within them (a 17-year-old's consent to a publisher account) applies
+    on the next request."""
+    doors.clock.set(FRIDAY_IN_WINDOW)
+    purchase = Case(
+        "guardian-cap", FRIDAY_IN_WINDOW, "POST", "/shop/purchases", AGE_15, "", "", {AMOUNT_HEADER: "2000"}
+    )
+    parent = bearer(
+        guardian_token(f"parent-{door}", [f"table-guardian-cap-{door}", f"table-guardian-consent-{door}"])
+    )
+    settings = doors.guardian_api(door) + settings_url(f"table-guardian-cap-{door}")
+    assert judged(doors, door, purchase)[:2] == ("allow", "allowed")
+    stricter = doors.http.put(settings, headers=parent, json={"purchase_caps": {"single": 1000}})
+    assert stricter.status_code == 200, stricter.text
+    outcome, reason, response = judged(doors, door, purchase)
+    assert (outcome, reason) == ("deny", "guardian_limit"), response.text
+    assert response.status_code == 403
+    assert response.headers["minorguard-rule"] == "guardian.purchase"
+    loosening = doors.http.put(settings, headers=parent, json={"daily_play_minutes": {"default": 600}})
+    assert loosening.status_code == 422
+    assert loosening.json()["errors"][0] | {"message": ""} == {
+        "field": "daily_play_minutes.default",
+        "bound": 60,
+        "message": "",
+    }
+    register = Case("guardian-consent", FRIDAY_IN_WINDOW, "POST", "/live/publishers", AGE_17, "", "")
+    assert judged(doors, door, register)[:2] == ("deny", "publisher_guardian_consent_required")
+    consent = doors.guardian_api(door) + settings_url(f"table-guardian-consent-{door}")
+    assert doors.http.put(consent, headers=parent, json={"publisher_consent": True}).status_code == 200
+    assert judged(doors, door, register)[:2] == ("allow", "allowed")
 
 
 @pytest.mark.parametrize("door", ["envoy-grpc", "traefik", "envoy-http", "nginx"])

@@ -15,7 +15,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sidecarkit import ADULT, AGE_15, FRIDAY_IN_WINDOW, Clock, bj, sidecar, token, write_config
+from sidecarkit import (
+    ADULT,
+    AGE_15,
+    FRIDAY_IN_WINDOW,
+    PORTAL_TOKEN,
+    Clock,
+    bj,
+    guardian_token,
+    sidecar,
+    token,
+    write_config,
+)
 
 from middleware.mwkit import Backend, backend_app, write_deployment
 from minorguard.middleware import MinorGuardMiddleware
@@ -81,7 +92,7 @@ def endpoints() -> list[tuple[str, str]]:
     """(method, path template) of every operation /openapi.json publishes, the doors' included."""
     found = []
     for path, item in openapi_document("/v1/authz/envoy")["paths"].items():
-        methods = [m.upper() for m in item if m in ("get", "post")] or ["GET", "POST"]
+        methods = [m.upper() for m in item if m in ("get", "post", "put", "delete")] or ["GET", "POST"]
         found += [(method, path) for method in methods]
     return found
 
@@ -288,7 +299,55 @@ def test_no_decision_request_is_a_5xx(app: SidecarApp, request: dict[str, Any], 
     assert_no_5xx(answered, text[:200])
 
 
+GUARDIANS = [guardian_token("fuzz-parent", ["fuzz-teen"]), PORTAL_TOKEN]
+SETTINGS_BODY = st.fixed_dictionaries(
+    {},
+    optional={
+        "daily_play_minutes": st.dictionaries(
+            st.sampled_from(["default", "weekend", "holiday", "sunday"]),
+            st.one_of(st.integers(-(10**20), 10**20), st.floats(), TEXT),
+            max_size=3,
+        ),
+        "allowed_hours": st.dictionaries(
+            st.sampled_from(["default", "working_day", "x"]),
+            st.lists(
+                st.dictionaries(st.sampled_from(["start", "end"]), st.one_of(TEXT, st.integers())), max_size=9
+            ),
+            max_size=2,
+        ),
+        "purchase_caps": st.dictionaries(
+            st.sampled_from(["single", "daily", "monthly", "weekly"]),
+            st.one_of(st.integers(-(10**20), 10**20), st.floats(), st.none()),
+            max_size=3,
+        ),
+        "tipping": st.one_of(st.booleans(), TEXT, st.none()),
+        "publisher_consent": st.one_of(st.booleans(), st.integers()),
+        "exemptions": st.lists(st.one_of(st.just("rest_reminder"), TEXT), max_size=6),
+        "age_band": st.one_of(st.sampled_from(["age_8_15", "adult"]), TEXT),
+    },
+).map(lambda d: json.dumps(d).encode())
+
+
+@SETTINGS
+@given(
+    st.sampled_from(["GET", "PUT", "DELETE", "POST"]),
+    st.one_of(st.just("fuzz-teen"), TEXT),
+    st.sampled_from(GUARDIANS),
+    st.one_of(SETTINGS_BODY, BODIES),
+)
+def test_no_guardian_settings_request_of_an_authorized_caller_is_a_5xx(
+    app: SidecarApp, method: str, child: str, auth: str, body: bytes
+) -> None:
+    """A guardian or a credential that may guardian, with hostile bodies (unknown keys, floats, huge
+    numbers, deep JSON, odd subjects): every answer a 2xx or a 4xx problem, never a 5xx."""
+    path = f"/v1/guardian/children/{child}/settings".encode("utf-8", "surrogatepass")
+    headers = [(b"authorization", f"Bearer {auth}".encode())]
+    answered = asyncio.run(call(app, scope_of(method, path, headers, b""), body))
+    assert_no_5xx(answered, f"{method} {child!r} {body[:80]!r}")
+
+
 def test_the_fuzz_reaches_every_door(app: SidecarApp) -> None:
     """The endpoint list is the published one: the three proxy doors and the decision API are in it."""
     paths = {path for _, path in ENDPOINTS}
     assert {"/v1/decisions", "/v1/authz/nginx", "/v1/authz/traefik", "/v1/authz/envoy/{path}"} <= paths
+    assert ("PUT", "/v1/guardian/children/{subject}/settings") in ENDPOINTS

@@ -67,7 +67,7 @@ def stack(nginx: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
     demo = ("--demo", "--grpc-port", str(grpc_port), "--start-at", START_AT)
     with SidecarProcess.running(folder / "sidecar", *demo) as sidecar, EchoUpstream.running() as upstream:
         exports = re.findall(r"^export TOKEN_\w+=\S+$", sidecar.stdout, re.MULTILINE)
-        assert len(exports) == 5, sidecar.stdout
+        assert len(exports) == 6, sidecar.stdout
         ports = {"sidecar_port": sidecar.port, "backend_port": upstream.port}
         proxies = {
             "nginx": Nginx(folder / "nginx", nginx, **ports),

@@ -118,7 +118,7 @@ under /etc/minorguard/secrets. A section with neither value nor existingSecret i
   name: {{ include "minorguard.subjectSecretName" . }}
   key: subject-secret
 {{- end }}
-{{- range $field, $path := dict "adminToken" "admin-token" "settleToken" "settle-token" "refundToken" "refund-token" "identityToken" "identity-token" "jwtPublicKey" "jwt-public-key.pem" "jwtHsSecret" "jwt-hs-secret" "nppaSecretKey" "nppa-secret-key" }}
+{{- range $field, $path := dict "adminToken" "admin-token" "settleToken" "settle-token" "refundToken" "refund-token" "identityToken" "identity-token" "guardianToken" "guardian-token" "jwtPublicKey" "jwt-public-key.pem" "jwtHsSecret" "jwt-hs-secret" "nppaSecretKey" "nppa-secret-key" }}
 {{- $ref := get $s $field }}
 {{- if $ref.existingSecret }}
 - path: {{ $path }}
@@ -196,7 +196,7 @@ under /etc/minorguard/secrets. A section with neither value nor existingSecret i
 {{- $_ := set $cfg "admin_token" (dict "file" (printf "%s/admin-token" $dir)) -}}
 {{- end -}}
 {{- $credentials := default (list) $cfg.credentials -}}
-{{- range $path, $may := dict "settle-token" (list "commit" "release") "refund-token" (list "refund") "identity-token" (list "identity") -}}
+{{- range $path, $may := dict "settle-token" (list "commit" "release") "refund-token" (list "refund") "identity-token" (list "identity") "guardian-token" (list "guardian") -}}
 {{- if include "minorguard.hasSecretFile" (dict "ctx" $ "path" $path) -}}
 {{- $credentials = append $credentials (dict "name" (trimSuffix "-token" $path) "token" (dict "file" (printf "%s/%s" $dir $path)) "may" $may) -}}
 {{- end -}}

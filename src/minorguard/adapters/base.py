@@ -13,6 +13,7 @@ import hmac
 from typing import Protocol
 
 from minorguard.counters import (
+    NO_REST,
     Bucket,
     BucketTotals,
     GuestResult,
@@ -20,6 +21,7 @@ from minorguard.counters import (
     PlayResult,
     ReservationStatus,
     ReserveResult,
+    RestArgs,
     SettleResult,
     SpendDenial,
     SpendKind,
@@ -35,6 +37,7 @@ __all__ = [
     "PlayResult",
     "ReservationStatus",
     "ReserveResult",
+    "RestArgs",
     "SettleResult",
     "SpendDenial",
     "SpendKind",
@@ -64,10 +67,19 @@ class CounterStore(Protocol):
         max_gap: int,
         limit_seconds: int,
         ttl_seconds: int,
+        guardian_day: str = "",
+        minute: int = 0,
+        rest: RestArgs = NO_REST,
     ) -> PlayResult:
         """Add min(now - last_seen, max_gap) to the play time of local day `day` (whose local midnight is
         `day_start`); the part of the interval before `day_start` goes to `prev_day`. A heartbeat whose
-        `now` is not after the last one adds nothing. The first heartbeat of a user adds nothing."""
+        `now` is not after the last one adds nothing. The first heartbeat of a user adds nothing.
+
+        With `guardian_day` (the letter of the day's type, rules/guardian.py) the child's guardian
+        settings are read and answered, and a heartbeat outside the guardian's hours at wall-clock
+        `minute` is not counted. `rest` tracks play sessions for the rest reminder (RestArgs): a
+        heartbeat while an enforced rest is due is not counted either. Every heartbeat of a child with
+        settings keeps the hash for the settings' keep time (refreshed at most daily)."""
         ...
 
     async def guest_heartbeat(
@@ -89,9 +101,13 @@ class CounterStore(Protocol):
         idempotency_key: str | None,
         now: int,
         reservation_ttl: int,
+        guardian: bool = False,
     ) -> ReserveResult:
         """Reserve `amount` only if amount <= single_cap and, for every bucket with a cap,
-        committed + pending + amount <= cap. The reservation is pending until commit, release, or its
+        committed + pending + amount <= cap; with `guardian`, then also within the caps the child's
+        guardian set (single, and the day and month buckets by their period) and, for a tip, only if
+        the guardian did not turn tipping off: a denial of the guardian's is a GUARDIAN_* one, and the
+        settings read are answered in `guardian`. The reservation is pending until commit, release, or its
         deadline `now + reservation_ttl`: then it *lapses*, counted as spent (committed) in its buckets,
         never given back silently: when unsure, the cap is a ceiling.
 
@@ -125,6 +141,17 @@ class CounterStore(Protocol):
     async def refund(self, user: str, reservation_id: str, *, now: int, restore_quota: bool) -> SettleResult:
         """A committed or lapsed purchase was paid back; with `restore_quota` its amount counts no
         more. Idempotent; of a pending or released reservation: CONFLICT."""
+        ...
+
+    async def guardian_settings(self, user: str, *, now: int) -> str:
+        """The child's guardian settings as stored ("" when none)."""
+        ...
+
+    async def set_guardian_settings(
+        self, user: str, settings: str | None, *, now: int, keep_seconds: int
+    ) -> str:
+        """Replace the child's guardian settings (None clears them) and answer the ones before ("":
+        none). A set keeps the user's hash at least `keep_seconds`."""
         ...
 
     async def usage(self, user: str, *, day: str, month: str, now: int) -> Usage:

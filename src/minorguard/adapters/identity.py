@@ -58,6 +58,7 @@ class IdentityConfig:
     consent_claim: str = "guardian_consent"
     pi_claim: str = "pi"
     device_claim: str = "device_id"
+    guardian_of_claim: str = "guardian_of"  # a guardian's children (their subject ids)
     max_token_bytes: int = 8192
     cache_size: int = 10000
     jwks_min_refresh_seconds: float = 30
@@ -111,7 +112,7 @@ def _check_limits(config: IdentityConfig) -> None:
     if config.jwks_timeout_seconds <= 0:
         raise ValueError("jwks_timeout_seconds must be > 0")
     claims = [config.subject_claim, config.birthdate_claim, config.verified_claim]
-    claims += [config.consent_claim, config.pi_claim, config.device_claim]
+    claims += [config.consent_claim, config.pi_claim, config.device_claim, config.guardian_of_claim]
     if not all(claims):
         raise ValueError("claim names must not be empty")
 
@@ -329,6 +330,7 @@ def _subject_from(claims: Mapping[str, Any], config: IdentityConfig, at: float) 
         guardian_consent=_consent(claims.get(config.consent_claim), config.consent_claim),
         device_id=_optional_string(claims.get(config.device_claim), config.device_claim),
         pi=_optional_string(claims.get(config.pi_claim), config.pi_claim) if verified else None,
+        guardian_of=_children(claims.get(config.guardian_of_claim), config.guardian_of_claim),
     )
 
 
@@ -375,6 +377,24 @@ def _consent(value: object, name: str) -> frozenset[str]:
         return frozenset()
     if not isinstance(value, list) or not all(isinstance(scope, str) for scope in value):
         raise IdentityError(IdentityProblem.BAD_CLAIMS, f"claim {name!r} is not a list of strings")
+    return frozenset(value)
+
+
+MAX_CHILDREN = 64
+
+
+def _children(value: object, name: str) -> frozenset[str]:
+    """The subject ids a guardian's token links them to: a short list of non-empty strings."""
+    if value is None:
+        return frozenset()
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_CHILDREN
+        or not all(isinstance(child, str) and 0 < len(child) <= 256 for child in value)
+    ):
+        raise IdentityError(
+            IdentityProblem.BAD_CLAIMS, f"claim {name!r} is not a list of at most {MAX_CHILDREN} subject ids"
+        )
     return frozenset(value)
 
 

@@ -20,11 +20,13 @@ from minorguard.adapters.base import (
     PlayResult,
     ReservationStatus,
     ReserveResult,
+    RestArgs,
     SettleResult,
     SpendDenial,
     SpendKind,
     Usage,
 )
+from minorguard.adapters.memoryguardian import guardian_denial, kept, readable, within_hours
 from minorguard.adapters.memoryspend import Spending
 from minorguard.adapters.storecommon import (
     answer_digest,
@@ -36,7 +38,9 @@ from minorguard.adapters.storecommon import (
     split_gap,
     tombstone_ttl,
 )
+from minorguard.counters import NO_REST
 from minorguard.errors import StoreError, StoreErrorKind
+from minorguard.rules.guardian import GuardianSettings
 
 
 @dataclass(slots=True)
@@ -46,7 +50,9 @@ class _User:
     last_seen: int | None = None
     play_expires: int = 0
     days: dict[str, int] = field(default_factory=dict)  # only the day and the day before are kept
+    session_start: int | None = None  # the first heartbeat after a break (the rest reminder)
     spending: Spending = field(default_factory=Spending)
+    guardian: str = ""  # the child's guardian settings, as the Redis store keeps them (field g)
 
 
 @dataclass(slots=True)
@@ -84,22 +90,42 @@ class MemoryCounterStore:
         max_gap: int,
         limit_seconds: int,
         ttl_seconds: int,
+        guardian_day: str = "",
+        minute: int = 0,
+        rest: RestArgs = NO_REST,
     ) -> PlayResult:
         check_ttl(ttl_seconds)
         state = self._user(user, now)
         live = state.play_expires > now
         last = state.last_seen if live else None
+        start = state.session_start if live else None
         days = state.days if live else {}
         used = days.get(day, 0)
-        if last is not None and now <= last:
-            return PlayResult(used, used >= limit_seconds)
+        raw = state.guardian if guardian_day else ""
+        settings = readable(raw) if raw else None
+        if settings is not None:
+            state.expires_at = kept(state.expires_at, settings, now)
+        refused = (
+            (last is not None and now <= last)
+            or (settings is not None and not within_hours(settings, guardian_day, minute))
+            or (rest.enforce_after and _resting(rest, last, start, now, settings))
+        )
+        if refused:  # a repeat, outside the guardian's hours, or while a rest is due: not counted
+            session = last - start if last is not None and start is not None else 0
+            return PlayResult(used, used >= limit_seconds, raw, session, last or 0, False)
         to_prev, to_day = split_gap(now, last, max_gap, day_start)
         used += to_day
         state.days = {prev_day: days.get(prev_day, 0) + to_prev, day: used}
+        if rest.break_seconds:
+            if last is None or start is None or now - last > rest.break_seconds:
+                start = now
+            state.session_start = start
+        else:
+            state.session_start = start = None
         state.last_seen = now
         state.play_expires = now + ttl_seconds
         state.expires_at = max(state.expires_at, state.play_expires)
-        return PlayResult(used, used >= limit_seconds)
+        return PlayResult(used, used >= limit_seconds, raw, 0 if start is None else now - start, now, True)
 
     async def guest_heartbeat(
         self, device: str, *, now: int, max_gap: int, window_seconds: int, limit_seconds: int
@@ -130,22 +156,29 @@ class MemoryCounterStore:
         idempotency_key: str | None,
         now: int,
         reservation_ttl: int,
+        guardian: bool = False,
     ) -> ReserveResult:
         check_reserve(amount, buckets, reservation_id, reservation_ttl)
         state = self._user(user, now)
+        raw = state.guardian if guardian else ""
+        settings = readable(raw) if raw else None
+        if settings is not None:
+            state.expires_at = kept(state.expires_at, settings, now)
         spending = state.spending
         lapsed = self._swept(state, now)
         digest = answer_digest(idempotency_key, amount) if idempotency_key is not None else None
         earlier = spending.replay(kind, digest) if digest is not None else None
         if earlier is not None:
-            return replace(earlier, lapsed=lapsed)
+            return replace(earlier, lapsed=lapsed, guardian=raw)
         totals = spending.totals(kind, buckets, now)
         known = spending.known(reservation_id)
         if known is not None:  # a retried call whose first answer was lost, or a cancelled id
             if known:
-                return ReserveResult(True, reservation_id, None, totals, replayed=True, lapsed=lapsed)
-            return ReserveResult(False, None, SpendDenial.RELEASED, totals, lapsed=lapsed)
+                return ReserveResult(True, reservation_id, None, totals, True, lapsed, raw)
+            return ReserveResult(False, None, SpendDenial.RELEASED, totals, lapsed=lapsed, guardian=raw)
         denial = _denial(amount, single_cap, buckets, totals)
+        if denial is None and settings is not None:
+            denial = guardian_denial(settings, kind, amount, buckets, totals)
         if denial is None:
             spending.hold(kind, amount, buckets, reservation_id, now, reservation_ttl)
             totals = spending.totals(kind, buckets, now)
@@ -158,7 +191,26 @@ class MemoryCounterStore:
             until = now + answer_ttl(reservation_ttl)
             spending.remember(kind, digest, until, result)
             state.expires_at = max(state.expires_at, until)
-        return result
+        return replace(result, guardian=raw) if raw else result
+
+    async def guardian_settings(self, user: str, *, now: int) -> str:
+        state = self._get("u:" + user, now)
+        return state.guardian if isinstance(state, _User) else ""
+
+    async def set_guardian_settings(
+        self, user: str, settings: str | None, *, now: int, keep_seconds: int
+    ) -> str:
+        check_ttl(keep_seconds)
+        if settings is None:
+            found = self._get("u:" + user, now)
+            if not isinstance(found, _User):
+                return ""
+            before, found.guardian = found.guardian, ""
+            return before
+        state = self._user(user, now)
+        before, state.guardian = state.guardian, settings
+        state.expires_at = max(state.expires_at, now + keep_seconds)
+        return before
 
     async def commit(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
         return self._settle(user, reservation_id, now, ReservationStatus.COMMITTED, restore=False)
@@ -266,6 +318,16 @@ class MemoryCounterStore:
             else:
                 entry.queued_at = entry.expires_at
                 heapq.heappush(self._heap, (entry.queued_at, key))
+
+
+def _resting(
+    rest: RestArgs, last: int | None, start: int | None, now: int, settings: GuardianSettings | None
+) -> bool:
+    """An enforced rest is due: the session reached it and no break has passed since, and the child
+    is not exempt (heartbeat.lua)."""
+    if last is None or start is None or (rest.exemptable and settings is not None and settings.rest_exempt):
+        return False
+    return last - start >= rest.enforce_after and now - last <= rest.break_seconds
 
 
 def _denial(

@@ -2,7 +2,8 @@
 
 Key layout (every key has a TTL; the braces are a cluster hash tag, so each script touches one slot):
   mg:{<user>}:u          a user's hash: play time of the day and the day before, spend buckets,
-                         reservations and idempotency answers (fields: lua/heartbeat.lua, lua/_spend.lua)
+                         reservations and idempotency answers (fields: lua/heartbeat.lua, lua/_spend.lua),
+                         and the guardian settings of a child (field g: lua/_guardian.lua)
   mg:{g:<device>}:g      a guest device's window (lua/guest.lua)
 One hash per user keeps memory small (a key costs ~130 bytes before its first field); fields that
 must expire sooner than the hash carry their own expiry, swept by the spend scripts.
@@ -27,23 +28,25 @@ from minorguard.adapters.base import (
     PlayResult,
     ReservationStatus,
     ReserveResult,
+    RestArgs,
     SettleResult,
     SpendKind,
     Usage,
 )
 from minorguard.adapters.redisscripts import guarded, script, store_error, timed_store_error
 from minorguard.adapters.storecommon import (
-    DENIAL_LETTERS,
     DENIALS_BY_LETTER,
     KIND_LETTERS,
     KINDS_BY_LETTER,
     answer_digest,
     answer_ttl,
-    cap_denial,
     check_reserve,
     check_ttl,
+    period_letter,
+    rest_args,
     tombstone_ttl,
 )
+from minorguard.counters import NO_REST
 from minorguard.errors import StoreError
 
 if TYPE_CHECKING:
@@ -119,11 +122,14 @@ class RedisCounterStore:
         max_gap: int,
         limit_seconds: int,
         ttl_seconds: int,
+        guardian_day: str = "",
+        minute: int = 0,
+        rest: RestArgs = NO_REST,
     ) -> PlayResult:
         check_ttl(ttl_seconds)
-        args = (now, day, prev_day, day_start, max_gap, limit_seconds, ttl_seconds)
-        reply = await self._run("heartbeat", user_key(user), *args)
-        return _read(lambda: PlayResult(int(reply[0]), bool(int(reply[1]))))
+        args = (now, day, prev_day, day_start, max_gap, limit_seconds, ttl_seconds, guardian_day, minute)
+        reply = await self._run("heartbeat", user_key(user), *args, *rest_args(rest))
+        return _read(lambda: _play_result(reply))
 
     async def guest_heartbeat(
         self, device: str, *, now: int, max_gap: int, window_seconds: int, limit_seconds: int
@@ -145,16 +151,30 @@ class RedisCounterStore:
         idempotency_key: str | None,
         now: int,
         reservation_ttl: int,
+        guardian: bool = False,
     ) -> ReserveResult:
         check_reserve(amount, buckets, reservation_id, reservation_ttl)
         digest = answer_digest(idempotency_key, amount) if idempotency_key is not None else ""
         args: list[str | int] = [now, KIND_LETTERS[kind], amount, _cap(single_cap), reservation_id, digest]
-        args += [reservation_ttl, answer_ttl(reservation_ttl)]
+        args += [reservation_ttl, answer_ttl(reservation_ttl), int(guardian)]
         for b in buckets:
-            letter = DENIAL_LETTERS[cap_denial(b.period)] if b.cap is not None else "-"
-            args += [b.period, _cap(b.cap), b.ttl_seconds, letter]
+            args += [b.period, _cap(b.cap), b.ttl_seconds, period_letter(b.period)]
         reply = await self._run("reserve", user_key(user), *args)
         return _read(lambda: _reserve_result(reply))
+
+    async def guardian_settings(self, user: str, *, now: int) -> str:
+        reply = await self._run("guardian", user_key(user), "get")
+        return _read(lambda: _text(reply))
+
+    async def set_guardian_settings(
+        self, user: str, settings: str | None, *, now: int, keep_seconds: int
+    ) -> str:
+        check_ttl(keep_seconds)
+        if settings is None:
+            reply = await self._run("guardian", user_key(user), "clear")
+        else:
+            reply = await self._run("guardian", user_key(user), "set", settings, keep_seconds)
+        return _read(lambda: _text(reply))
 
     async def commit(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
         return await self._settle("commit", user, now, reservation_id)
@@ -236,16 +256,21 @@ def _text(value: bytes | str | int) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _play_result(reply: list[Any]) -> PlayResult:
+    used, session, last = int(reply[0]), int(reply[3]), int(reply[4])
+    return PlayResult(used, bool(int(reply[1])), _text(reply[2]), session, last, bool(int(reply[5])))
+
+
 def _reserve_result(reply: list[Any]) -> ReserveResult:
     ok, tag, replayed = bool(int(reply[0])), _text(reply[1]), bool(int(reply[2]))
-    lapsed = _lapsed(reply[3])
-    rest = reply[4:]
+    lapsed, guardian = _lapsed(reply[3]), _text(reply[4])
+    rest = reply[5:]
     totals = tuple(
         BucketTotals(_text(rest[i]), int(rest[i + 1]), int(rest[i + 2])) for i in range(0, len(rest), 3)
     )
     if ok:
-        return ReserveResult(True, tag, None, totals, replayed, lapsed)
-    return ReserveResult(False, None, DENIALS_BY_LETTER[tag], totals, replayed, lapsed)
+        return ReserveResult(True, tag, None, totals, replayed, lapsed, guardian)
+    return ReserveResult(False, None, DENIALS_BY_LETTER[tag], totals, replayed, lapsed, guardian)
 
 
 def _lapsed(reply: list[Any]) -> tuple[Lapsed, ...]:

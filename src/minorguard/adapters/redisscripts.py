@@ -1,6 +1,7 @@
 """The Lua scripts of the Redis store, and the mapping of redis-py exceptions onto `StoreError`.
 
-Scripts ship as package data (`adapters/lua/*.lua`); the spend scripts get `_spend.lua` prepended.
+Scripts ship as package data (`adapters/lua/*.lua`); the spend scripts get `_spend.lua` prepended, and
+the scripts that read guardian settings (heartbeat, reserve) `_guardian.lua`.
 Each is sent by SHA1 (EVALSHA: one round trip, no script text on the wire); a server that does not
 know it (new, restarted, failed over) answers NOSCRIPT and gets the full text once by EVAL, which
 also caches it there.
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _SPEND = ("reserve", "commit", "release", "refund", "usage")
+_GUARDIAN = ("heartbeat", "reserve")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,8 @@ def script(name: str) -> LuaScript:
     source = (folder / f"{name}.lua").read_text(encoding="utf-8")
     if name in _SPEND:
         source = (folder / "_spend.lua").read_text(encoding="utf-8") + "\n" + source
+    if name in _GUARDIAN:
+        source = (folder / "_guardian.lua").read_text(encoding="utf-8") + "\n" + source
     return LuaScript(name, source, hashlib.sha1(source.encode()).hexdigest())
 
 

@@ -8,6 +8,7 @@ import re
 from typing import Final
 
 from minorguard.adapters.base import Bucket, Lapsed, SpendDenial, SpendKind
+from minorguard.counters import RestArgs
 
 # An idempotency answer is kept at least a day: clients retry a payment for hours, not for days.
 ANSWER_MIN_TTL: Final = 86_400
@@ -19,6 +20,10 @@ DENIAL_LETTERS: Final = {
     SpendDenial.MONTHLY_CAP: "m",
     SpendDenial.DAILY_CAP: "d",
     SpendDenial.RELEASED: "r",
+    SpendDenial.GUARDIAN_SINGLE: "S",  # a guardian's letter is the policy's in upper case (reserve.lua)
+    SpendDenial.GUARDIAN_DAILY: "D",
+    SpendDenial.GUARDIAN_MONTHLY: "M",
+    SpendDenial.GUARDIAN_TIPS: "T",
 }
 DENIALS_BY_LETTER: Final = {letter: denial for denial, letter in DENIAL_LETTERS.items()}
 
@@ -33,6 +38,20 @@ def cap_denial(period: str) -> SpendDenial:
     if _DAY.fullmatch(period):
         return SpendDenial.DAILY_CAP
     raise ValueError(f"bucket period {period!r} is neither a month YYYY-MM nor a day YYYY-MM-DD")
+
+
+def period_letter(period: str) -> str:
+    """The letter of a bucket's period, as reserve.lua names caps and denials by it: d a day, m a
+    month ('-' for anything else, which no cap may have)."""
+    if _MONTH.fullmatch(period):
+        return "m"
+    if _DAY.fullmatch(period):
+        return "d"
+    return "-"
+
+
+def rest_args(rest: RestArgs) -> tuple[int, int, int]:
+    return rest.break_seconds, rest.enforce_after, int(rest.exemptable)
 
 
 def answer_ttl(reservation_ttl: int) -> int:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 
 from minorguard.errors import PolicyError, Problem
+from minorguard.policy.guardiansettings import GuardianSettingsInput
 from minorguard.policy.loader import problem_of
 from minorguard.policy.yamlfile import load_document
 from minorguard.types import Activity, Outcome, Reason, WarningCode
@@ -77,8 +78,11 @@ class Case(_Strict):
     device: str | None = None
     amount: Fen | None = None
     month_spent: Fen = 0
+    day_spent: Fen = 0
     day_tipped: Fen = 0
+    continuous: Duration = 0
     guardian_consent: list[str] = Field(default_factory=list)
+    guardian: GuardianSettingsInput | None = None  # the child's guardian settings, as a guardian sends them
     game_id: str | None = None
     game_rating: int | None = Field(default=None, ge=0, le=18)
     expect: Expect

@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from minorguard.policy.schema import DayName, Game, MinorBand, PolicyFile, minutes_of
+from minorguard.policy.guardianrules import ReminderMode
+from minorguard.policy.schema import DayName, Game, PolicyFile
+from minorguard.policy.values import MinorBand, minutes_of
 from minorguard.types import FailurePolicy, Mode
 
 Span = tuple[int, int]  # minutes from local midnight, [start, end)
@@ -31,6 +33,7 @@ N19_2 = "国新出发〔2019〕34号 第二条 (NPPA notice 2019 §2)"
 N19_3 = "国新出发〔2019〕34号 第三条 (NPPA notice 2019 §3)"
 N21_1 = "国新出发〔2021〕14号 第一条 (NPPA notice 2021 §1)"
 G24 = "移动互联网未成年人模式建设指南 (CAC minor-mode guidelines 2024)"
+G24_R23 = f"{G24}; 未成年人网络保护条例 第四十三条 (Regulations Art 43)"
 LS22_1 = "关于规范网络直播打赏 加强未成年人保护的意见 第一条 (tipping opinions 2022 §1)"
 LS20 = "国家广播电视总局关于加强网络秀场直播和电商直播管理的通知 (NRTA notice 2020)"
 
@@ -167,9 +170,27 @@ def _daily_minutes(spec: PolicyFile, article: str, most: dict[MinorBand, tuple[i
     return found
 
 
+def _guardian_minutes(spec: PolicyFile, article: str, most: int) -> list[Shortfall]:
+    """What a guardian may allow a day (`guardian.may_loosen.daily_minutes`) within `most` minutes on an
+    ordinary day: a guardian's loosening is bounded by the same notice as the policy's own limit (and,
+    in effect, by the hours the schedule leaves)."""
+    rules = spec.guardian
+    if not rules.enabled:
+        return []
+    open_minutes = sum(end - start for start, end in minors_hours(spec.game))
+    found = []
+    for band, bound in rules.may_loosen.daily_minutes.items():
+        allowed = min(bound, open_minutes)
+        if allowed > most:
+            detail = f"at most {most} minutes a day, but a guardian may allow {band.value} {allowed}"
+            path = ("guardian", "may_loosen", "daily_minutes", band.value)
+            found.append(Shortfall("guardian", article, detail, path))
+    return found
+
+
 def _n19_play_time(spec: PolicyFile) -> list[Shortfall]:
     most = dict.fromkeys(MinorBand, (90, 180))  # N19 §2: 1.5 hours, 3 hours on statutory holidays
-    return _daily_minutes(spec, N19_2, most)
+    return [*_daily_minutes(spec, N19_2, most), *_guardian_minutes(spec, N19_2, 90)]
 
 
 def _n19_guest(spec: PolicyFile) -> list[Shortfall]:
@@ -230,8 +251,28 @@ def _n21_windows(spec: PolicyFile) -> list[Shortfall]:
 
 
 def _g24_play_time(spec: PolicyFile) -> list[Shortfall]:
+    """G24's defaults (a guardian may loosen them: G24 lets parents adjust durations)."""
     most = {MinorBand.UNDER_8: (60, 60), MinorBand.AGE_8_15: (60, 60), MinorBand.AGE_16_17: (120, 120)}
     return _daily_minutes(spec, G24, most)
+
+
+def _g24_rest(spec: PolicyFile) -> list[Shortfall]:
+    rest = spec.game.rest_reminder
+    path = ("game", "rest_reminder")
+    if rest.mode is ReminderMode.OFF:
+        detail = "a reminder to rest after 30 minutes of continuous play, but the reminder is off"
+        return [Shortfall("game.rest_reminder", G24, detail, (*path, "mode"))]
+    if rest.after_minutes > 30:
+        detail = f"a reminder to rest after 30 minutes of continuous play, not after {rest.after_minutes}"
+        return [Shortfall("game.rest_reminder", G24, detail, (*path, "after_minutes"))]
+    return []
+
+
+def _g24_guardian(spec: PolicyFile) -> list[Shortfall]:
+    if spec.guardian.enabled:
+        return []
+    detail = "guardians manage their child's time and spending, but guardian settings are not enabled"
+    return [Shortfall("guardian", G24_R23, detail, ("guardian", "enabled"))]
 
 
 def _tipping(spec: PolicyFile) -> list[Shortfall]:
@@ -246,6 +287,6 @@ def _tipping(spec: PolicyFile) -> list[Shortfall]:
 CLAIMED: dict[str, tuple[Check, ...]] = {
     "nppa-2019": (_n19_play_time, _n19_guest, _n19_purchase),
     "nppa-2021": (_n21_windows,),
-    "minor-mode-2024": (_g24_play_time,),
+    "minor-mode-2024": (_g24_play_time, _g24_rest, _g24_guardian),
     "livestream-2022": (_tipping,),
 }

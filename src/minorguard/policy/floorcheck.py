@@ -9,7 +9,8 @@ from typing import Any
 
 from minorguard.errors import Problem
 from minorguard.policy.floor import Shortfall, shortfalls
-from minorguard.policy.schema import Acknowledgement, PolicyFile
+from minorguard.policy.schema import PolicyFile
+from minorguard.policy.values import Acknowledgement
 from minorguard.policy.yamlfile import Document, Path_, dotted
 
 ACKNOWLEDGE = "looser_than_law"
@@ -17,11 +18,13 @@ RULES = (
     "game.curfew",
     "game.play_windows",
     "game.play_time",
+    "game.rest_reminder",
     "game.guest",
     "game.rating",
     "purchase",
     "livestream_publisher",
     "livestream_tip",
+    "guardian",
 )
 
 

@@ -8,49 +8,17 @@ off); the bundled presets set the regulated numbers, each with its source.
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    field_validator,
-    model_validator,
-)
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from minorguard.policy.guardianrules import GuardianRules, ReminderMode, RestReminder
+from minorguard.policy.values import Fen, Hours, Looser, MinorBand, Minutes, Time, minutes_of
+from minorguard.policy.values import Strict as _Strict
 from minorguard.types import FailurePolicy, Mode
-
-_HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$|^24:00$")
-
-
-def _check_hhmm(value: str) -> str:
-    if not _HHMM.match(value):
-        raise PydanticCustomError(
-            "time", 'write a time as "HH:MM" from "00:00" to "24:00" (got "{value}")', {"value": value}
-        )
-    return value
-
-
-def minutes_of(hhmm: str) -> int:
-    hours, minutes = hhmm.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def _reject_numbers(value: object) -> object:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        raise PydanticCustomError(
-            "time", 'write times in quotes, like "22:00" (got the number {value})', {"value": value}
-        )
-    return value
-
-
-Time = Annotated[str, BeforeValidator(_reject_numbers), AfterValidator(_check_hhmm)]
 
 # The neutral citations: what the statute itself says. Presets that implement a notice cite it instead.
 LAW_74 = (
@@ -60,27 +28,6 @@ LAW_74 = (
 LAW_75 = "未成年人保护法 第七十五条 (Minors Protection Law Art 75)"
 LS20 = "国家广播电视总局关于加强网络秀场直播和电商直播管理的通知 (NRTA notice on live streaming 2020)"
 LS22_1 = "关于规范网络直播打赏 加强未成年人保护的意见 第一条 (live-stream tipping opinions 2022 §1)"
-Fen = Annotated[int, Field(ge=0, description="money in fen (分): 5000 is ¥50.00")]
-Minutes = Annotated[int, Field(ge=0, le=1440)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, use_enum_values=False)
-
-
-class Acknowledgement(_Strict):
-    """A rule knowingly left looser than the law or than the notice its preset claims (policy/floor.py).
-    Only the policy file itself can acknowledge: what a preset acknowledges is not inherited. The
-    reason is shown by `policy check` and `policy info`, logged with every decision and exported as a
-    metric label, so an auditor sees it."""
-
-    reason: str = Field(min_length=10, description="why, who decided, and until when")
-
-
-Looser = Annotated[
-    Acknowledgement | None,
-    Field(description="acknowledge that this rule is looser than the law, with a reason"),
-]
 
 
 class BirthdayRule(StrEnum):
@@ -124,12 +71,6 @@ class DayName(StrEnum):
     HOLIDAY = "holiday"
 
 
-class MinorBand(StrEnum):
-    UNDER_8 = "under_8"
-    AGE_8_15 = "age_8_15"
-    AGE_16_17 = "age_16_17"
-
-
 class Identity(_Strict):
     """Real-name verification (LAW Art 75 ¶2; N19 §1, N21 §2 where a preset implements them): who counts
     as verified is decided by the identity provider's token; this says which law refusing play to an
@@ -157,19 +98,6 @@ class Curfew(_Strict):
     def _not_empty(self) -> Curfew:
         if minutes_of(self.start) % 1440 == minutes_of(self.end) % 1440:
             raise PydanticCustomError("curfew", "start and end are the same time: the curfew would be empty")
-        return self
-
-
-class Hours(_Strict):
-    start: Time
-    end: Time
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Hours:
-        if minutes_of(self.end) <= minutes_of(self.start):
-            raise PydanticCustomError(
-                "hours", 'end must be after start on the same day (use "24:00" for midnight)'
-            )
         return self
 
 
@@ -232,18 +160,38 @@ class Game(_Strict):
     curfew: Curfew = Field(default_factory=Curfew)
     play_windows: PlayWindows = Field(default_factory=PlayWindows)
     play_time: PlayTime = Field(default_factory=PlayTime)
+    rest_reminder: RestReminder = Field(default_factory=RestReminder)
     guest: Guest = Field(default_factory=Guest)
     rating: Rating = Field(default_factory=Rating)
 
+    @model_validator(mode="after")
+    def _break_outlasts_a_gap(self) -> Game:
+        rest, gap = self.rest_reminder, self.play_time.max_gap_seconds
+        if rest.mode is not ReminderMode.OFF and rest.break_minutes * 60 < gap:
+            raise PydanticCustomError(
+                "rest",
+                "rest_reminder.break_minutes ({minutes}) is shorter than play_time.max_gap_seconds "
+                "({gap} s): a gap that still counts as play cannot be a break",
+                {"minutes": rest.break_minutes, "gap": gap},
+            )
+        return self
+
 
 class SpendCap(_Strict):
+    """Caps in fen: per purchase, per local day (R23 Art 44; optional) and per calendar month."""
+
     single: Fen
+    daily: Fen | None = None
     monthly: Fen
 
     @model_validator(mode="after")
     def _single_within_monthly(self) -> SpendCap:
         if self.single > self.monthly:
             raise PydanticCustomError("cap", "single is larger than monthly: no purchase could reach it")
+        if self.daily is not None and not self.single <= self.daily <= self.monthly:
+            raise PydanticCustomError(
+                "cap", "daily must lie between single and monthly: otherwise one of them could never apply"
+            )
         return self
 
 
@@ -254,6 +202,7 @@ class PurchaseBasis(_Strict):
     unverified: str = LAW_75  # purchase_not_allowed for a player without a verified identity
     purchase_not_allowed: str = LAW_74  # a band that may not pay at all (under 8 in N19 §3)
     purchase_single_cap: str = LAW_74
+    purchase_daily_cap: str = LAW_74
     purchase_monthly_cap: str = LAW_74
 
 
@@ -342,6 +291,7 @@ class PolicyFile(_Strict):
     purchase: Purchase = Field(default_factory=Purchase)
     livestream_publisher: PublisherRegistration = Field(default_factory=PublisherRegistration)
     livestream_tip: Tip = Field(default_factory=Tip)
+    guardian: GuardianRules = Field(default_factory=GuardianRules)
 
     @field_validator("timezone")
     @classmethod

@@ -8,12 +8,16 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from minorguard.counters import NO_REST, RestArgs
+from minorguard.policy.guardianrules import ReminderMode
 from minorguard.policy.loader import Policy
 from minorguard.policy.schema import DailyMinutes, MissingCalendarData
 from minorguard.rules.schedule import DAY, DayLookup, Intervals, Schedule
 from minorguard.types import AgeBand, DayInfo, DayType, Mode
 
 _MAX_CACHED_DATES = 4096
+# the letters of day types in the store's guardian settings (rules/guardian.py, lua/_guardian.lua)
+_LETTERS = {DayType.WORKING_DAY: "w", DayType.WEEKEND: "e", DayType.HOLIDAY: "h", DayType.MAKEUP_WORKDAY: "m"}
 
 
 class Instant(NamedTuple):
@@ -49,7 +53,11 @@ class CompiledPolicy:
     limits: dict[tuple[AgeBand, DayType], int]  # seconds of play per band and day type
     warn_before: tuple[int, ...]  # warning thresholds in seconds, largest first
     coverage: Callable[[dt.date], int] | None = None  # days of holiday data left from a date
-    _names: dict[dt.date, tuple[str, str]] = field(default_factory=dict)
+    guardian_on: bool = False  # guardian settings are read (policy `guardian.enabled`)
+    guardian_bounds: dict[AgeBand, int] = field(default_factory=dict)  # most seconds a guardian may allow
+    rest: RestArgs = NO_REST  # what heartbeats track for the rest reminder
+    rest_after: int = 0  # seconds of continuous play that bring the reminder (0: off)
+    _names: dict[dt.date, tuple[str, str, str]] = field(default_factory=dict)
     _days: dict[dt.date, DayInfo] = field(default_factory=dict)
     _allowed: dict[tuple[dt.date, bool], Intervals] = field(default_factory=dict)
     _today: _Day | None = None
@@ -70,6 +78,14 @@ class CompiledPolicy:
         warn_before = tuple(sorted((m * 60 for m in play.warn_before_minutes), reverse=True))
         compiled = cls(policy, ZoneInfo(policy.spec.timezone), schedule, lookup, limits, warn_before)
         compiled.coverage = coverage
+        guardian = policy.spec.guardian
+        compiled.guardian_on = guardian.enabled
+        if guardian.enabled:
+            bounds = guardian.may_loosen.daily_minutes
+            compiled.guardian_bounds = {AgeBand(band.value): m * 60 for band, m in bounds.items()}
+        compiled.rest = _rest_args(policy, guardian.enabled and guardian.may_loosen.rest_reminder)
+        rest = game.rest_reminder
+        compiled.rest_after = 0 if rest.mode is ReminderMode.OFF else rest.after_minutes * 60
         return compiled
 
     @property
@@ -146,14 +162,36 @@ class CompiledPolicy:
         """Seconds of play allowed on the day, or None when no limit applies to the band."""
         return self.limits.get((band, info.day_type))
 
-    def day_names(self, date: dt.date) -> tuple[str, str]:
-        """The store's names of a local day and of the day before ("2026-11-20", "2026-11-19")."""
+    def daily_limit_of(self, band: AgeBand, day_type: DayType) -> int | None:
+        """The policy's daily limit in force (None: none, or the play-time rule is off)."""
+        if self.policy.spec.game.play_time.mode is Mode.OFF:
+            return None
+        return self.limits.get((band, day_type))
+
+    def may_raise_play(self, band: AgeBand) -> bool:
+        """Whether a guardian may allow the band more play than the policy's own limit."""
+        return band in self.guardian_bounds
+
+    def day_names(self, date: dt.date) -> tuple[str, str, str]:
+        """The store's names of a local day and of the day before ("2026-11-20", "2026-11-19"), and
+        the letter of the day's type a heartbeat gives the store when guardian settings are read
+        ("" when they are not: rules/guardian.py LETTERS)."""
         names = self._names.get(date)
         if names is None:
             if len(self._names) >= _MAX_CACHED_DATES:
                 self._names.clear()
-            names = self._names[date] = (date.isoformat(), (date - dt.timedelta(days=1)).isoformat())
+            letter = _LETTERS[self.day(date).day_type] if self.guardian_on else ""
+            before = (date - dt.timedelta(days=1)).isoformat()
+            names = self._names[date] = (date.isoformat(), before, letter)
         return names
+
+
+def _rest_args(policy: Policy, exemptable: bool) -> RestArgs:
+    rest = policy.spec.game.rest_reminder
+    if rest.mode is ReminderMode.OFF:
+        return NO_REST
+    enforce = rest.after_minutes * 60 if rest.mode is ReminderMode.ENFORCE else 0
+    return RestArgs(rest.break_minutes * 60, enforce, exemptable)
 
 
 def _minutes_for(minutes: DailyMinutes, day_type: DayType) -> int:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from minorguard.counters import GuestResult
+from minorguard.counters import GuestResult, PlayResult
 from minorguard.policy.schema import MissingCalendarData
 from minorguard.rules.age import ADULT_AGE
 from minorguard.rules.compiled import CompiledPolicy, Instant
+from minorguard.rules.guardian import GuardianSettings
+from minorguard.rules.nextplay import again_for, allowed_from, next_allowed
 from minorguard.rules.outcome import Findings, finding
 from minorguard.rules.person import Person
+from minorguard.rules.playcheck import PlayCheck
+from minorguard.rules.playlimits import guardian_denial, limit_denial, rest_answer
 from minorguard.rules.schedule import containing
 from minorguard.types import (
     AgeBand,
@@ -30,42 +34,6 @@ from minorguard.types import (
 )
 
 SCAN_DAYS = 400  # how far ahead "allowed again at" looks before it gives up (a year and a bit)
-
-
-@dataclass(slots=True)
-class PlayCheck:
-    """A heartbeat the store must count: then `finish_play` decides."""
-
-    findings: Findings
-    instant: Instant
-    mode: Mode
-    on_store_error: FailurePolicy
-    limit_seconds: int
-    max_gap: int
-    window_remaining: int | None  # seconds until the allowed interval in force ends
-    person: Person  # for "allowed again", worked out only when the limit is reached
-    warn_before: tuple[int, ...]  # seconds, largest first
-    legal_basis: str
-
-    def at(self, now: Instant) -> PlayCheck:
-        """The same check at a later instant of the same local minute. Only a report-only play-time
-        rule adds a finding to the check's findings (`finish_play`): then the copy gets its own."""
-        found = self.findings
-        if self.mode is Mode.REPORT_ONLY:
-            found = Findings(found.band, found.report_only.copy(), found.notes.copy())
-        remaining = self.window_remaining
-        return PlayCheck(
-            found,
-            now,
-            self.mode,
-            self.on_store_error,
-            self.limit_seconds,
-            self.max_gap,
-            None if remaining is None else remaining - (now.epoch - self.instant.epoch),
-            self.person,
-            self.warn_before,
-            self.legal_basis,
-        )
 
 
 @dataclass(slots=True)
@@ -125,12 +93,12 @@ def check_game(
             guest.legal_basis,
         )
     limit = cp.daily_limit(person.band, cp.day(now.date)) if play.mode is not Mode.OFF else None
-    if limit is None:
+    if limit is None and not cp.guardian_on and not cp.rest_after:
         return found.allow(
             remaining_seconds=window_remaining, warnings=play_warnings(window_remaining, warn_before)
         )
-    if limit == 0:
-        again = _again(cp, person, next_allowed(cp, now, person.band, from_next_day=True))
+    if limit == 0 and not (cp.guardian_on and cp.may_raise_play(person.band)):
+        again = again_for(cp, person, next_allowed(cp, now, person.band, from_next_day=True))
         denied = found.check(
             play.mode,
             finding(
@@ -158,28 +126,31 @@ def check_game(
     )
 
 
-def finish_play(cp: CompiledPolicy, check: PlayCheck, used_seconds: int) -> Decision:
-    """Decide once the store has counted the heartbeat and answered the seconds used today."""
+def finish_play(
+    cp: CompiledPolicy, check: PlayCheck, played: PlayResult, guardian: GuardianSettings | None = None
+) -> Decision:
+    """Decide once the store has counted the heartbeat: the guardian's hours, the daily limit (the
+    policy's, or the guardian's where it is stricter or a loosening the policy allows), then the rest
+    reminder."""
     found = check.findings
-    if used_seconds >= check.limit_seconds:
-        band = check.person.band
-        again = _again(cp, check.person, next_allowed(cp, check.instant, band, from_next_day=True))
-        denied = found.check(
-            check.mode,
-            finding(
-                Reason.DAILY_PLAY_LIMIT,
-                "game.play_time",
-                check.legal_basis,
-                check.mode,
-                f"the daily play time of {check.limit_seconds // 60} minutes is used up",
-                again,
-            ),
-        )
+    limit, left = check.limit_seconds, None
+    if guardian is not None:
+        denied, limit, left = guardian_denial(cp, check, played, guardian)
         if denied is not None:
             return denied
-        return found.allow(remaining_seconds=check.window_remaining)
-    remaining = _least(check.limit_seconds - used_seconds, check.window_remaining)
-    return found.allow(remaining_seconds=remaining, warnings=play_warnings(remaining, check.warn_before))
+    used = played.used_seconds
+    if limit is not None and used >= limit:
+        return limit_denial(cp, check, limit)
+    remaining = check.window_remaining if limit is None else _least(limit - used, check.window_remaining)
+    if left is not None:
+        remaining = _least(left, remaining)
+    warnings = play_warnings(remaining, check.warn_before)
+    if cp.rest_after and played.session_seconds >= cp.rest_after:
+        rest = rest_answer(cp, check, played, guardian)
+        if isinstance(rest, Decision):
+            return rest
+        warnings = (*warnings, *rest)
+    return found.allow(remaining_seconds=remaining, warnings=warnings)
 
 
 def finish_guest(cp: CompiledPolicy, check: GuestCheck, result: GuestResult) -> Decision:
@@ -249,7 +220,7 @@ def _rating(cp: CompiledPolicy, person: Person, facts: Facts, found: Findings) -
             rule.legal_basis,
             rule.mode,
             f"the game is rated {rating}+",
-            _allowed_from(cp, person.turns(rating), rating),
+            allowed_from(cp, person.turns(rating), rating),
         ),
     )
 
@@ -272,7 +243,7 @@ def _schedule(cp: CompiledPolicy, person: Person, now: Instant, found: Findings)
         found.notes.append(_calendar_note(cp, info))
     curfew = spec.game.curfew
     if schedule.curfew is not None and containing(schedule.curfew, now.second) is None:
-        again = _again(
+        again = again_for(
             cp, person, next_allowed(cp, now, person.band, enforced_only=curfew.mode is Mode.ENFORCE)
         )
         denied = found.check(
@@ -291,7 +262,7 @@ def _schedule(cp: CompiledPolicy, person: Person, now: Instant, found: Findings)
     windows = spec.game.play_windows
     if schedule.windows is not None and containing(schedule.window_intervals(info), now.second) is None:
         enforced = windows.mode is Mode.ENFORCE
-        again = _again(cp, person, next_allowed(cp, now, person.band, enforced_only=enforced))
+        again = again_for(cp, person, next_allowed(cp, now, person.band, enforced_only=enforced))
         hours = ", ".join(f"{h.start}-{h.end}" for h in windows.hours)
         return found.check(
             windows.mode,
@@ -327,62 +298,6 @@ def _window_remaining(cp: CompiledPolicy, now: Instant) -> int | None:
     if interval is None or (interval == (0, 86400)):
         return None  # nothing closes today
     return interval[1] - now.second
-
-
-def next_allowed(
-    cp: CompiledPolicy,
-    now: Instant,
-    band: AgeBand,
-    *,
-    enforced_only: bool = True,
-    from_next_day: bool = False,
-) -> dt.datetime | None:
-    """The first instant after `now` at which the schedule allows play; with `from_next_day` (after the
-    daily limit) the first one on a later day that has play time. None when `now` is already allowed
-    or nothing opens within SCAN_DAYS."""
-    if not from_next_day:
-        for start, end in cp.allowed(now.date, enforced_only=enforced_only):
-            if start <= now.second < end:
-                return None
-            if start > now.second:
-                return cp.at_second(now.date, start)
-    limit_band = band if from_next_day and band.is_minor else None
-    return cp.remember(
-        ("first_after", now.date, enforced_only, limit_band),
-        lambda: _first_after(cp, now.date, enforced_only, limit_band),
-    )
-
-
-def _first_after(
-    cp: CompiledPolicy, date: dt.date, enforced_only: bool, band: AgeBand | None
-) -> dt.datetime | None:
-    for offset in range(1, SCAN_DAYS):
-        day = date + dt.timedelta(days=offset)
-        if band is not None and cp.daily_limit(band, cp.day(day)) == 0:
-            continue  # a day without play time
-        intervals = cp.allowed(day, enforced_only=enforced_only)
-        if intervals:
-            return cp.at_second(day, intervals[0][0])
-    return None
-
-
-def _allowed_from(cp: CompiledPolicy, instant: dt.datetime | None, age: int) -> dt.datetime | None:
-    """The first instant at or after `instant` (when the person turns `age`) at which the schedule lets
-    them play: adults at once, minors in the next allowed interval."""
-    if instant is None or age >= ADULT_AGE:
-        return instant
-    start = cp.instant(instant)
-    return next_allowed(cp, start, AgeBand.AGE_8_15) or instant
-
-
-def _again(cp: CompiledPolicy, person: Person, candidate: dt.datetime | None) -> dt.datetime | None:
-    """A minor who comes of age before `candidate` may play from the birthday on."""
-    adult_at = person.turns(ADULT_AGE)
-    if adult_at is None:
-        return candidate
-    if candidate is None:
-        return adult_at
-    return min(candidate, adult_at)
 
 
 def _least(a: int, b: int | None) -> int:

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from minorguard.policy.schema import CalendarMode, Curfew, DayName, PlayWindows, minutes_of
+from minorguard.policy.schema import CalendarMode, Curfew, DayName, PlayWindows
+from minorguard.policy.values import minutes_of
 from minorguard.types import DayInfo, DayType, Mode
 
 Interval = tuple[int, int]

@@ -9,20 +9,22 @@ Decision. Money is integer fen throughout.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from minorguard.counters import Bucket, BucketTotals, ReserveResult, SpendDenial, SpendKind
-from minorguard.policy.schema import MinorBand
+from minorguard.policy.schema import SpendCap
+from minorguard.policy.values import MinorBand
 from minorguard.rules.age import ADULT_AGE
 from minorguard.rules.compiled import CompiledPolicy, Instant
+from minorguard.rules.guardian import GuardianSettings
 from minorguard.rules.outcome import Findings, finding
 from minorguard.rules.person import Person
+from minorguard.rules.spendcheck import SpendCheck
+from minorguard.rules.spendguardian import guardian_budget, guardian_finding, simulate_guardian
 from minorguard.types import (
     AgeBand,
     Decision,
     Facts,
-    FailurePolicy,
     Finding,
     Mode,
     Reason,
@@ -34,29 +36,11 @@ MONTH_KEY_SLACK = 32 * 86400  # a month bucket outlives its month by a month: re
 DAY_KEY_SLACK = 86400
 
 
-@dataclass(slots=True)
-class SpendCheck:
-    findings: Findings
-    instant: Instant
-    kind: SpendKind
-    amount: int
-    single_cap: int | None  # what the store enforces (None under report_only)
-    buckets: tuple[Bucket, ...]  # caps the store enforces (None under report_only)
-    caps: tuple[int | None, ...]  # the configured caps of the buckets, for budgets and report_only
-    mode: Mode
-    on_store_error: FailurePolicy
-    reservation_ttl: int
-    rule: str
-    legal_basis: str  # what a refusal for an unavailable store cites: the rule's period cap
-    basis: Callable[[str], str]  # the citation of a reason (PurchaseBasis / TipBasis field names)
-    warn_at_percent: int | None
-    again: dict[str, dt.datetime]  # bucket period -> when it rolls over
-
-
 def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instant) -> Decision | SpendCheck:
     rule = cp.policy.spec.purchase
     found = Findings(person.band)
-    if rule.mode is Mode.OFF or person.band is AgeBand.ADULT:
+    guarded = cp.guardian_on and person.band.is_minor
+    if person.band is AgeBand.ADULT or (rule.mode is Mode.OFF and not guarded):
         return found.allow()
     amount = _amount(facts)
     if person.band is AgeBand.UNVERIFIED:
@@ -75,10 +59,10 @@ def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instan
             )
             or found.allow()
         )
-    cap = rule.caps.get(MinorBand(person.band.value))
-    if cap is None:
+    cap = rule.caps.get(MinorBand(person.band.value)) if rule.mode is not Mode.OFF else None
+    if cap is None and not guarded:
         return found.allow()
-    if cap.monthly == 0:
+    if cap is not None and cap.monthly == 0:
         denied = found.check(
             rule.mode,
             finding(
@@ -91,7 +75,7 @@ def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instan
             ),
         )
         return denied or found.allow()
-    if amount > cap.single:
+    if cap is not None and amount > cap.single:
         denied = found.check(
             rule.mode,
             finding(
@@ -104,17 +88,38 @@ def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instan
         )
         if denied is not None:
             return denied
-    month, month_end = _month(cp, now)
+    return _purchase_check(cp, found, now, amount, cap, guarded)
+
+
+def _purchase_check(
+    cp: CompiledPolicy, found: Findings, now: Instant, amount: int, cap: SpendCap | None, guarded: bool
+) -> SpendCheck:
+    """The reservation of a minor's purchase: in the month's bucket, and in the day's where a daily cap
+    may apply (the policy's, or one a guardian may set at any time: the day counts from its start)."""
+    rule = cp.policy.spec.purchase
     enforce = rule.mode is Mode.ENFORCE
-    bucket = Bucket(month, cap.monthly if enforce else None, month_end.epoch_ttl(now) + MONTH_KEY_SLACK)
+    month, month_end = _month(cp, now)
+    buckets: list[Bucket] = []
+    caps: list[int | None] = []
+    again = {month: month_end.at}
+    daily = None if cap is None else cap.daily
+    if daily is not None or guarded:
+        day, day_end = _day(cp, now)
+        buckets.append(Bucket(day, daily if enforce else None, day_end.epoch_ttl(now) + DAY_KEY_SLACK))
+        caps.append(daily)
+        again[day] = day_end.at
+    monthly = None if cap is None else cap.monthly
+    ttl = month_end.epoch_ttl(now) + MONTH_KEY_SLACK
+    buckets.append(Bucket(month, monthly if enforce else None, ttl))
+    caps.append(monthly)
     return SpendCheck(
         found,
         now,
         SpendKind.PURCHASE,
         amount,
-        cap.single if enforce else None,
-        (bucket,),
-        (cap.monthly,),
+        cap.single if cap is not None and enforce else None,
+        tuple(buckets),
+        tuple(caps),
         rule.mode,
         rule.on_store_error,
         rule.reservation_ttl_seconds,
@@ -122,14 +127,17 @@ def check_purchase(cp: CompiledPolicy, person: Person, facts: Facts, now: Instan
         rule.basis("purchase_monthly_cap"),
         rule.basis,
         None,
-        {month: month_end.at},
+        again,
+        guarded,
+        cp.policy.spec.guardian.legal_basis,
     )
 
 
 def check_tip(cp: CompiledPolicy, person: Person, facts: Facts, now: Instant) -> Decision | SpendCheck:
     rule = cp.policy.spec.livestream_tip
     found = Findings(person.band)
-    if rule.mode is Mode.OFF:
+    guarded = cp.guardian_on and person.band.is_minor
+    if rule.mode is Mode.OFF and not guarded:
         return found.allow()
     amount = _amount(facts)
     if person.band is AgeBand.UNVERIFIED:
@@ -158,7 +166,7 @@ def check_tip(cp: CompiledPolicy, person: Person, facts: Facts, now: Instant) ->
                 person.turns(ADULT_AGE),
             ),
         )
-        return denied or found.allow()
+        return denied or _minor_tip(cp, found, now, amount)
     caps = rule.adult_caps
     if caps.per_tip is not None and amount > caps.per_tip:
         denied = found.check(
@@ -201,16 +209,44 @@ def check_tip(cp: CompiledPolicy, person: Person, facts: Facts, now: Instant) ->
     )
 
 
-def finish_spend(check: SpendCheck, result: ReserveResult) -> Decision:
-    """Decide from the store's answer to the reservation."""
+def _minor_tip(cp: CompiledPolicy, found: Findings, now: Instant, amount: int) -> SpendCheck:
+    """A minor's tip the policy lets through (no tipping rule, or a report-only one): reserved, so a
+    guardian who turned tipping off is heard atomically."""
+    rule = cp.policy.spec.livestream_tip
+    day, day_end = _day(cp, now)
+    month, month_end = _month(cp, now)
+    buckets = (
+        Bucket(day, None, day_end.epoch_ttl(now) + DAY_KEY_SLACK),
+        Bucket(month, None, month_end.epoch_ttl(now) + MONTH_KEY_SLACK),
+    )
+    basis = cp.policy.spec.guardian.legal_basis
+    again = {day: day_end.at, month: month_end.at}
+    return SpendCheck(
+        found, now, SpendKind.TIP, amount, None, buckets, (None, None), rule.mode, rule.on_store_error,
+        rule.reservation_ttl_seconds, "livestream_tip", basis, rule.basis, None, again, True, basis,
+    )  # fmt: skip
+
+
+def finish_spend(
+    check: SpendCheck, result: ReserveResult, guardian: GuardianSettings | None = None
+) -> Decision:
+    """Decide from the store's answer to the reservation (and the guardian settings it read)."""
     found = check.findings
     if not result.ok:
+        own = guardian_finding(check, result, guardian)
+        if own is not None:
+            return found.deny(own)
         denied = found.check(check.mode, _denial(check, result))
         return denied or found.allow()
     for cap, totals in zip(check.caps, result.totals, strict=True):
         if cap is not None and totals.committed + totals.pending > cap and check.mode is Mode.REPORT_ONLY:
             found.check(check.mode, _over(check, totals.period, cap))
     budget = _budget(check.caps[-1], result.totals[-1])
+    if check.kind is SpendKind.PURCHASE:
+        for cap, totals in zip(check.caps[:-1], result.totals[:-1], strict=True):
+            budget = _least(budget, _budget(cap, totals))
+        if guardian is not None:
+            budget = _least(budget, guardian_budget(check, result, guardian))
     return found.allow(
         remaining_budget_fen=budget,
         warnings=_half_warnings(check, result.totals),
@@ -219,7 +255,9 @@ def finish_spend(check: SpendCheck, result: ReserveResult) -> Decision:
     )
 
 
-def simulate_reserve(check: SpendCheck, spent: dict[str, int]) -> ReserveResult:
+def simulate_reserve(
+    check: SpendCheck, spent: dict[str, int], guardian: GuardianSettings | None = None
+) -> ReserveResult:
     """What a store would answer given the totals already spent per period (for explain and cases)."""
     totals = tuple(BucketTotals(b.period, spent.get(b.period, 0), 0) for b in check.buckets)
     if check.single_cap is not None and check.amount > check.single_cap:
@@ -227,6 +265,9 @@ def simulate_reserve(check: SpendCheck, spent: dict[str, int]) -> ReserveResult:
     for bucket, total in zip(check.buckets, totals, strict=True):
         if bucket.cap is not None and total.committed + check.amount > bucket.cap:
             return ReserveResult(False, None, _denial_kind(bucket.period), totals)
+    denial = simulate_guardian(check, totals, guardian) if check.guardian else None
+    if denial is not None:
+        return ReserveResult(False, None, denial, totals)
     after = tuple(BucketTotals(t.period, t.committed, check.amount) for t in totals)
     return ReserveResult(True, "explain", None, after)
 
@@ -244,7 +285,7 @@ def _denial(check: SpendCheck, result: ReserveResult) -> Finding:
 def _over(check: SpendCheck, period: str, cap: int) -> Finding:
     daily = len(period) == 10
     if check.kind is SpendKind.PURCHASE:
-        reason = Reason.PURCHASE_MONTHLY_CAP
+        reason = Reason.PURCHASE_DAILY_CAP if daily else Reason.PURCHASE_MONTHLY_CAP
     else:
         reason = Reason.TIP_DAILY_CAP if daily else Reason.TIP_MONTHLY_CAP
     what = "day" if daily else "month"
@@ -264,6 +305,10 @@ def _denial_kind(period: str) -> SpendDenial:
 
 def _budget(cap: int | None, totals: BucketTotals) -> int | None:
     return None if cap is None else max(cap - totals.committed - totals.pending, 0)
+
+
+def _least(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 def _half_warnings(check: SpendCheck, totals: tuple[BucketTotals, ...]) -> tuple[Warning, ...]:

@@ -21,6 +21,8 @@ from minorguard.gate.gate import Gate
 from minorguard.metricsshare import exposition, keep_writing
 from minorguard.sidecar.api import DecisionApi
 from minorguard.sidecar.credentials import Credentials, audit
+from minorguard.sidecar.guardianapi import PREFIX as GUARDIAN_PREFIX
+from minorguard.sidecar.guardianapi import GuardianApi
 from minorguard.sidecar.http import Handler, Request, send_answer
 from minorguard.sidecar.identity import IdentityEndpoints
 from minorguard.sidecar.openapi import openapi_document
@@ -86,6 +88,7 @@ class SidecarApp:
         self._envoy = self._tracked(proxies.envoy)
         self._reservation = self._tracked(Reservations(gate, self.credentials))
         self._identity_query = identity.query
+        self._guardian = self._tracked(GuardianApi.of(gate, self.credentials, max_body_bytes=limit).handle)
         self.grpc = None if grpc is None else grpc_listener(gate, grpc, max_body_bytes=limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,6 +120,8 @@ class SidecarApp:
             return self._usage
         if method == "GET" and path.startswith("/v1/identity/"):
             return self._identity_query
+        if path.startswith(GUARDIAN_PREFIX):
+            return self._guardian
         return None
 
     def _tracked(self, handler: Handler) -> Handler:

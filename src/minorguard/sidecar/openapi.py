@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from minorguard import __version__
+from minorguard.policy.guardiansettings import GuardianSettingsInput
 from minorguard.sidecar.inputs import DecisionRequest
 from minorguard.types import Reason
 
@@ -21,8 +22,43 @@ def _request_schema() -> tuple[dict[str, Any], dict[str, Any]]:
     return schema, schema.pop("$defs", {})
 
 
+def _guardian_paths() -> tuple[dict[str, Any], dict[str, Any]]:
+    """GET | PUT | DELETE of a child's guardian settings, and the schemas the PUT body refers to."""
+    schema = GuardianSettingsInput.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions = schema.pop("$defs", {})
+    subject = {"name": "subject", "in": "path", "required": True, "schema": {"type": "string"}}
+    document = {"description": "settings (null: none), updated_at, bounds a guardian may set, policy",
+                "content": {"application/json": {"schema": {"type": "object"}}}}  # fmt: skip
+    auth = {
+        "401": _problem("no guardian token or service credential, or an invalid token"),
+        "403": _problem("not a verified adult guardian of the child, or a credential that may not guardian"),
+        "503": _problem("store unavailable"),
+    }
+    item = {
+        "description": "A child's guardian settings (Authorization: Bearer <a guardian's token whose "
+        "guardian_of claim names the child, or a service credential that may guardian>)",
+        "parameters": [subject],
+        "get": {"summary": "Read a child's guardian settings", "responses": {"200": document, **auth}},
+        "put": {
+            "summary": "Replace a child's guardian settings",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": schema}}},
+            "responses": {
+                "200": document,
+                "400": _problem("invalid settings (errors: field, message)"),
+                "409": _problem("the policy in force reads no guardian settings"),
+                "413": _problem("body too large"),
+                "422": _problem("beyond what the policy lets a guardian set (errors: field, message, bound)"),
+                **auth,
+            },
+        },
+        "delete": {"summary": "Clear a child's guardian settings", "responses": {"200": document, **auth}},
+    }
+    return {"/v1/guardian/children/{subject}/settings": item}, definitions
+
+
 def openapi_document(envoy_prefix: str) -> dict[str, Any]:
     request_schema, definitions = _request_schema()
+    guardian_paths, guardian_definitions = _guardian_paths()
     decision = {
         "type": "object",
         "required": ["outcome", "reason", "enforced"],
@@ -166,10 +202,12 @@ def openapi_document(envoy_prefix: str) -> dict[str, Any]:
             },
             "/v1/authz/nginx": {"description": "nginx auth_request (X-Original-URI, X-Original-Method)"},
             "/v1/authz/traefik": {"description": "Traefik ForwardAuth (X-Forwarded-Method, -Uri, -Host)"},
+            **guardian_paths,
         },
         "components": {
             "schemas": {
                 **definitions,
+                **guardian_definitions,
                 "Problem": {
                     "type": "object",
                     "required": ["title", "status"],

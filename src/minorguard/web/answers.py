@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from minorguard.types import Activity, Decision, Reason
-from minorguard.web.messages import AGAIN, TITLES, pick_language
+from minorguard.web.messages import AGAIN, RULE_DETAILS_ZH, TITLES, pick_language
 
 PROBLEM_TYPE = "urn:minorguard:reason:"
 CONTENT_LANGUAGE = ("zh-CN", "en")
@@ -49,7 +49,7 @@ def deny_answer(
 ) -> Answer:
     language = pick_language(accept_language, default_language)
     title = TITLES[decision.reason][language]
-    detail = title if language == 0 else (decision.detail or title)
+    detail = RULE_DETAILS_ZH.get(decision.rule or "", title) if language == 0 else (decision.detail or title)
     again = decision.allowed_again_at
     if again is not None:
         detail = f"{detail}; {AGAIN[language].format(at=again.isoformat())}"

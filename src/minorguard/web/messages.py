@@ -16,6 +16,7 @@ TITLES: dict[Reason, tuple[str, str]] = {
     Reason.GAME_RATING: ("该游戏不适合你的年龄", "This game is rated above your age"),
     Reason.PURCHASE_NOT_ALLOWED: ("当前不可充值", "Payments are not available"),
     Reason.PURCHASE_SINGLE_CAP: ("超过单次充值限额", "Over the limit for one top-up"),
+    Reason.PURCHASE_DAILY_CAP: ("超过今日充值限额", "Over today's top-up limit"),
     Reason.PURCHASE_MONTHLY_CAP: ("超过本月充值限额", "Over this month's top-up limit"),
     Reason.TIP_MINOR: ("未成年人不可打赏", "Minors may not tip"),
     Reason.TIP_PER_TIP_CAP: ("超过单次打赏限额", "Over the limit for one tip"),
@@ -27,9 +28,21 @@ TITLES: dict[Reason, tuple[str, str]] = {
     ),
     Reason.PUBLISHER_CONSENT_REQUIRED: ("注册主播账号需监护人同意", "A guardian's consent is required"),
     Reason.CALENDAR_NO_DATA: ("节假日数据缺失，暂不提供服务", "No holiday-calendar data for today"),
+    Reason.REST_REQUIRED: ("已连续游戏较长时间，请休息一下", "Time for a break"),
+    Reason.GUARDIAN_LIMIT: ("监护人设置了限制", "Your guardian set a limit"),
     Reason.STORE_UNAVAILABLE: ("服务暂时不可用，请稍后再试", "Temporarily unavailable, try again shortly"),
     Reason.DUPLICATE_REQUEST: ("该请求已处理或正在处理", "This request was already made"),
     Reason.ALLOWED: ("允许", "Allowed"),
+}
+
+# The zh-CN detail of a refusal whose rule says more than its reason's title (English details come
+# from the decision itself, e.g. "your guardian set a cap of 1000 fen for one purchase").
+RULE_DETAILS_ZH: dict[str, str] = {
+    "guardian.play_time": "监护人设置的今日游戏时长已用完",
+    "guardian.hours": "当前不在监护人允许的游戏时段",
+    "guardian.purchase": "超过监护人设置的充值限额",
+    "guardian.tips": "监护人已关闭打赏",
+    "guardian.consent": "监护人已撤回注册主播账号的同意",
 }
 
 AGAIN = ("可于 {at} 后再试", "allowed again at {at}")

@@ -1,21 +1,33 @@
 -- play_heartbeat: add the time since a user's last heartbeat to their play time of the local day.
+-- (Runs after _guardian.lua.)
 --
 -- KEYS[1]  mg:{<user>}:u   the user hash; play fields (values are integers or day names):
 --            l  last heartbeat (epoch s)         L  play fields are void from this time (epoch s)
 --            d  name of the day                  D  seconds played on d
 --            p  name of the day before           P  seconds played on p
--- ARGV     now, day, prev_day, day_start, max_gap, limit_seconds, ttl_seconds   (epoch s / s)
--- returns  {used seconds of `day`, 1 if used >= limit_seconds else 0}
+--            s  start of the play session: the first heartbeat after a break (the rest reminder)
+--          and g, the guardian settings (read here; written by guardian.lua)
+-- ARGV     now, day, prev_day, day_start, max_gap, limit_seconds, ttl_seconds   (epoch s / s), then
+--          the day type's letter ('': guardian settings are not read), the wall-clock minute of the
+--          day, break seconds (0: no session tracking), rest after (0: no enforced rest), exemptable
+-- returns  {used seconds of `day`, 1 if used >= limit_seconds else 0, guardian settings or '',
+--           seconds from the session's start to the latest counted heartbeat, that heartbeat or 0,
+--           1 if this heartbeat was counted else 0}
 --
 -- The gap is capped at max_gap; the part of [now - gap, now) before day_start counts for prev_day.
 -- A first heartbeat, or one not after the last, adds nothing and changes nothing: so a retried call
--- (same now) is harmless.
+-- (same now) is harmless. Nor is a heartbeat counted outside the guardian's hours of the day type, or
+-- while an enforced rest is due (the session reached `rest after` and no break has passed since), unless
+-- the guardian exempted the child and the policy lets them: time refused is not time played.
 local K = KEYS[1]
 local now, day, prev_day = tonumber(ARGV[1]), ARGV[2], ARGV[3]
 local day_start, max_gap = tonumber(ARGV[4]), tonumber(ARGV[5])
 local limit, ttl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local letter, minute = ARGV[8] or '', tonumber(ARGV[9]) or 0
+local brk, rest_after = tonumber(ARGV[10]) or 0, tonumber(ARGV[11]) or 0
+local exemptable = ARGV[12] == '1'
 
-local v = redis.call('HMGET', K, 'l', 'L', 'd', 'D', 'p', 'P')
+local v = redis.call('HMGET', K, 'l', 'L', 'd', 'D', 'p', 'P', 's', 'g')
 local live = tonumber(v[2]) ~= nil and tonumber(v[2]) > now
 local function played(name)
   if live and v[3] == name then return tonumber(v[4]) end
@@ -24,9 +36,26 @@ local function played(name)
 end
 
 local last = live and tonumber(v[1]) or nil
+local start = live and tonumber(v[7]) or nil
+local raw = letter ~= '' and v[8] or false
 local used = played(day)
-if last ~= nil and now <= last then
-  return {used, used >= limit and 1 or 0}
+local function answer(counted)
+  local session = (last and start) and (last - start) or 0
+  return {used, used >= limit and 1 or 0, raw or '', session, last or 0, counted}
+end
+
+local s = nil
+if raw then
+  s = guardian_settings(raw)
+  keep_settings(K, s)
+end
+if last ~= nil and now <= last then return answer(0) end
+if s and type(s.h) == 'table' and s.h[letter] ~= nil and not within(s.h[letter], minute) then
+  return answer(0)
+end
+if rest_after > 0 and last and start and last - start >= rest_after and now - last <= brk
+    and not (exemptable and s and s.r == 1) then
+  return answer(0)
 end
 
 local gap, before = 0, 0
@@ -38,6 +67,13 @@ used = used + gap - before
 local f = '%d'
 redis.call('HSET', K, 'l', f:format(now), 'L', f:format(now + ttl),
   'p', prev_day, 'P', f:format(played(prev_day) + before), 'd', day, 'D', f:format(used))
--- The hash may also hold spending that must live longer: only ever lengthen its TTL.
+if brk > 0 then
+  if last == nil or start == nil or now - last > brk then start = now end
+  redis.call('HSET', K, 's', f:format(start))
+elseif v[7] then
+  redis.call('HDEL', K, 's')  -- no tracking now: a later session must not start from an old one
+end
+last = now
+-- The hash may also hold spending or settings that must live longer: only ever lengthen its TTL.
 if redis.call('TTL', K) < ttl then redis.call('EXPIRE', K, f:format(ttl)) end
-return {used, used >= limit and 1 or 0}
+return answer(1)

@@ -1,0 +1,54 @@
+"""A child's guardian settings in the memory store, read as the Lua scripts read them (lua/_guardian.lua,
+heartbeat.lua, reserve.lua), so both stores give the same answers."""
+
+from __future__ import annotations
+
+from minorguard.adapters.base import Bucket, BucketTotals, SpendDenial, SpendKind
+from minorguard.adapters.storecommon import period_letter
+from minorguard.errors import StoreError, StoreErrorKind
+from minorguard.rules.guardian import DAY_TYPES, GuardianSettings
+
+KEEP_REFRESH = 86_400  # the hash's keep time is refreshed once it has less than keep - this left
+
+
+def readable(raw: str) -> GuardianSettings:
+    """The stored settings; a value the guardian service never writes fails the call, as the script
+    fails on it (the engine's failure policy then decides)."""
+    try:
+        return GuardianSettings.decode(raw)
+    except ValueError as exc:
+        raise StoreError(StoreErrorKind.SCRIPT, f"minorguard: unreadable guardian settings ({exc})") from None
+
+
+def kept(expires_at: int, settings: GuardianSettings, now: int) -> int:
+    """The user's expiry after a read of their settings: `keep_settings` of lua/_guardian.lua."""
+    keep = settings.keep_seconds
+    if keep > 0 and expires_at - now < keep - KEEP_REFRESH:
+        return now + keep
+    return expires_at
+
+
+def within_hours(settings: GuardianSettings, letter: str, minute: int) -> bool:
+    """Whether the guardian's hours of the day type (when narrowed) hold the wall-clock minute."""
+    periods = settings.hours.get(DAY_TYPES[letter]) if letter in DAY_TYPES else None
+    return periods is None or any(start <= minute < end for start, end in periods)
+
+
+def guardian_denial(
+    settings: GuardianSettings,
+    kind: SpendKind,
+    amount: int,
+    buckets: tuple[Bucket, ...],
+    totals: tuple[BucketTotals, ...],
+) -> SpendDenial | None:
+    """The guardian's step of reserve.lua, after the policy's caps passed."""
+    if kind is SpendKind.TIP:
+        return SpendDenial.GUARDIAN_TIPS if settings.tips_off else None
+    if settings.single is not None and amount > settings.single:
+        return SpendDenial.GUARDIAN_SINGLE
+    for bucket, total in zip(buckets, totals, strict=True):
+        letter = period_letter(bucket.period)
+        cap = settings.daily if letter == "d" else settings.monthly if letter == "m" else None
+        if cap is not None and total.committed + total.pending + amount > cap:
+            return SpendDenial.GUARDIAN_DAILY if letter == "d" else SpendDenial.GUARDIAN_MONTHLY
+    return None
