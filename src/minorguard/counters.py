@@ -23,6 +23,28 @@ class RestArgs(NamedTuple):
 NO_REST = RestArgs()
 
 
+class LeaseArgs(NamedTuple):
+    """A play-time lease (issue 16): the heartbeat also charges up to `seconds` of play ahead, never
+    past `until` (epoch s: the end of the allowed window or of the local day), the limit, the
+    guardian's hours or an enforced rest; the hash's last heartbeat moves to the lease's end, so every
+    heartbeat up to it, from any process, adds nothing and is answered by the caller alone.
+
+    `owner` names the calling process. `held` (the end of a lease this process took, 0: none) and
+    `seen` (the latest heartbeat it answered alone under it) give back the unused tail [seen, held)
+    when the lease is still the hash's and no other process was told of it; a shared lease (another
+    process answered under it) or a lost one (a crash) is never given back: play time is only ever
+    over-counted, by at most `seconds`."""
+
+    seconds: int = 0
+    until: int = 0
+    owner: str = ""
+    held: int = 0
+    seen: int = 0
+
+
+NO_LEASE = LeaseArgs()
+
+
 class PlayResult(NamedTuple):
     """A NamedTuple, not a frozen dataclass: one is built per counted heartbeat (the hot path)."""
 

@@ -11,9 +11,18 @@ from typing import Any
 
 import pytest
 
-from minorguard.adapters.base import Bucket, CounterStore, ReserveResult, SpendKind
+from minorguard.adapters.base import (
+    Bucket,
+    CounterStore,
+    LeaseArgs,
+    PlayResult,
+    ReserveResult,
+    RestArgs,
+    SpendKind,
+)
 from minorguard.adapters.memory import MemoryCounterStore
 from minorguard.adapters.stores import open_store
+from minorguard.counters import NO_REST
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.redis]
 
@@ -32,19 +41,50 @@ class Script:
         self.rids: list[tuple[str, str]] = []  # (user, id) of every reservation tried
         self.held: list[tuple[str, str]] = []  # ... and of those reserved
         self._user = ""
+        self._owner = ""
+        self.leases: dict[tuple[str, str], tuple[int, int]] = {}  # (owner, user) -> (granted at, end)
 
     def step(self) -> tuple[str, Op]:
         rng = self.rng
         self.now += rng.choice((0, 1, 7, 30, 30, 60, 119, 121, 121, -15))
         self.now += rng.choice((600, 901, 3_600, 86_400)) if rng.random() < 0.05 else 0
-        name = rng.choice(("beat", "beat", "guest", "reserve", "reserve", "settle", "settle", "usage"))
+        name = rng.choice(
+            ("beat", "beat", "lease", "lease", "guest", "reserve", "reserve", "settle", "settle", "usage")
+        )
         self._user = rng.choice(self.users)
         return name, getattr(self, name)(self.now, self._user)
 
     def saw(self, result: object) -> None:
-        """Settle mostly reservations that exist: the interesting transitions are theirs."""
+        """Settle mostly reservations that exist: the interesting transitions are theirs; and hold
+        the leases a heartbeat answered, to give back later."""
         if isinstance(result, ReserveResult) and result.reservation_id and not result.replayed:
             self.held.append((self._user, result.reservation_id))
+        if isinstance(result, PlayResult) and self._owner and result.last_seen > self.now:
+            self.leases[(self._owner, self._user)] = (self.now, result.last_seen)
+        self._owner = ""
+
+    def lease(self, now: int, user: str) -> Op:
+        """A heartbeat of one of two processes asking for a lease, giving back one it holds (seen
+        anywhere in it, or a forged one); with the rest reminder at times."""
+        rng = self.rng
+        owner = self._owner = rng.choice(("a", "b"))
+        day, prev, start = self._day(now)
+        granted, end = self.leases.pop((owner, user), (0, 0))
+        seen = rng.randint(granted, max(granted, min(end, now))) if end else 0
+        lease = LeaseArgs(rng.choice((10, 30, 60)), now + rng.choice((5, 100, 10**6)), owner, end, seen)
+        rest = rng.choice((NO_REST, RestArgs(90, 0, False), RestArgs(90, 200, False)))
+        return lambda s: s.play_heartbeat(
+            user,
+            now=now,
+            day=day,
+            prev_day=prev,
+            day_start=start,
+            max_gap=120,
+            limit_seconds=300,
+            ttl_seconds=172_800,
+            rest=rest,
+            lease=lease,
+        )
 
     def _day(self, now: int) -> tuple[str, str, int]:
         index = (now - BASE) // 86_400

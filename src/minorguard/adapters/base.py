@@ -13,11 +13,13 @@ import hmac
 from typing import Protocol
 
 from minorguard.counters import (
+    NO_LEASE,
     NO_REST,
     Bucket,
     BucketTotals,
     GuestResult,
     Lapsed,
+    LeaseArgs,
     PlayResult,
     ReservationStatus,
     ReserveResult,
@@ -34,6 +36,7 @@ __all__ = [
     "CounterStore",
     "GuestResult",
     "Lapsed",
+    "LeaseArgs",
     "PlayResult",
     "ReservationStatus",
     "ReserveResult",
@@ -70,6 +73,7 @@ class CounterStore(Protocol):
         guardian_day: str = "",
         minute: int = 0,
         rest: RestArgs = NO_REST,
+        lease: LeaseArgs = NO_LEASE,
     ) -> PlayResult:
         """Add min(now - last_seen, max_gap) to the play time of local day `day` (whose local midnight is
         `day_start`); the part of the interval before `day_start` goes to `prev_day`. A heartbeat whose
@@ -79,7 +83,13 @@ class CounterStore(Protocol):
         settings are read and answered, and a heartbeat outside the guardian's hours at wall-clock
         `minute` is not counted. `rest` tracks play sessions for the rest reminder (RestArgs): a
         heartbeat while an enforced rest is due is not counted either. Every heartbeat of a child with
-        settings keeps the hash for the settings' keep time (refreshed at most daily)."""
+        settings keeps the hash for the settings' keep time (refreshed at most daily).
+
+        With `lease` (LeaseArgs) play is charged ahead: `last_seen` answers the lease's end (after
+        `now`) and `used_seconds` and `session_seconds` count up to it; the caller answers the
+        heartbeats up to that end alone, subtracting the part still ahead. A heartbeat that finds
+        another process's lease (its `now` is not after the last) answers it the same way, and marks
+        the lease shared so its owner gives nothing back."""
         ...
 
     async def guest_heartbeat(
@@ -143,6 +153,12 @@ class CounterStore(Protocol):
         more. Idempotent; of a pending or released reservation: CONFLICT."""
         ...
 
+    async def guardian_changes(self, since: int, *, now: int) -> tuple[str, ...]:
+        """The users whose guardian settings changed at or after `since` (epoch s), as far back as
+        an hour: processes that answer heartbeats under a lease ask every few seconds and stop
+        answering alone for them. `set_guardian_settings` records each change."""
+        ...
+
     async def guardian_settings(self, user: str, *, now: int) -> str:
         """The child's guardian settings as stored ("" when none)."""
         ...
@@ -151,7 +167,9 @@ class CounterStore(Protocol):
         self, user: str, settings: str | None, *, now: int, keep_seconds: int
     ) -> str:
         """Replace the child's guardian settings (None clears them) and answer the ones before ("":
-        none). A set keeps the user's hash at least `keep_seconds`."""
+        none). A set keeps the user's hash at least `keep_seconds`. The change is recorded for
+        `guardian_changes` (on Redis a second call, to the feed's own key: should that one fail, the
+        change still applies at the end of the leases in force)."""
         ...
 
     async def usage(self, user: str, *, day: str, month: str, now: int) -> Usage:

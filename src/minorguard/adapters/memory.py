@@ -17,6 +17,7 @@ from minorguard.adapters.base import (
     BucketTotals,
     GuestResult,
     Lapsed,
+    LeaseArgs,
     PlayResult,
     ReservationStatus,
     ReserveResult,
@@ -26,7 +27,7 @@ from minorguard.adapters.base import (
     SpendKind,
     Usage,
 )
-from minorguard.adapters.memoryguardian import guardian_denial, kept, readable, within_hours
+from minorguard.adapters.memoryguardian import guardian_denial, kept, lease_ahead, readable, within_hours
 from minorguard.adapters.memoryspend import Spending
 from minorguard.adapters.storecommon import (
     answer_digest,
@@ -38,9 +39,11 @@ from minorguard.adapters.storecommon import (
     split_gap,
     tombstone_ttl,
 )
-from minorguard.counters import NO_REST
+from minorguard.counters import NO_LEASE, NO_REST
 from minorguard.errors import StoreError, StoreErrorKind
 from minorguard.rules.guardian import GuardianSettings
+
+FEED_SECONDS = 3600  # how long a guardian change stays in the feed (lua/feed.lua)
 
 
 @dataclass(slots=True)
@@ -51,6 +54,8 @@ class _User:
     play_expires: int = 0
     days: dict[str, int] = field(default_factory=dict)  # only the day and the day before are kept
     session_start: int | None = None  # the first heartbeat after a break (the rest reminder)
+    day: str = ""  # the day of the latest counted heartbeat (a lease lies within it)
+    lease_owner: str = ""  # the process whose lease ends at last_seen ("*": shared; field o)
     spending: Spending = field(default_factory=Spending)
     guardian: str = ""  # the child's guardian settings, as the Redis store keeps them (field g)
 
@@ -73,6 +78,7 @@ class MemoryCounterStore:
         self._sweep_every = max(sweep_every, 1)
         self._clock = 0  # the latest `now` a caller passed; the store reads no clock of its own
         self._calls = 0
+        self._feed: dict[str, int] = {}  # user -> latest guardian change, oldest first
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -93,10 +99,15 @@ class MemoryCounterStore:
         guardian_day: str = "",
         minute: int = 0,
         rest: RestArgs = NO_REST,
+        lease: LeaseArgs = NO_LEASE,
     ) -> PlayResult:
         check_ttl(ttl_seconds)
         state = self._user(user, now)
         live = state.play_expires > now
+        if live and _gives_back(state, lease, now):  # the owner's unused tail (heartbeat.lua)
+            back = lease.held - lease.seen
+            state.days[state.day] = max(state.days.get(state.day, 0) - back, 0)
+            state.last_seen, state.lease_owner = lease.seen, ""
         last = state.last_seen if live else None
         start = state.session_start if live else None
         days = state.days if live else {}
@@ -105,27 +116,35 @@ class MemoryCounterStore:
         settings = readable(raw) if raw else None
         if settings is not None:
             state.expires_at = kept(state.expires_at, settings, now)
-        refused = (
-            (last is not None and now <= last)
-            or (settings is not None and not within_hours(settings, guardian_day, minute))
-            or (rest.enforce_after and _resting(rest, last, start, now, settings))
+        if last is not None and now <= last:  # a repeat, or under another process's lease: shared
+            owner = state.lease_owner
+            if lease.owner and owner and owner not in (lease.owner, "*"):
+                state.lease_owner = "*"
+            return PlayResult(used, used >= limit_seconds, raw, _session(last, start), last, False)
+        refused = (settings is not None and not within_hours(settings, guardian_day, minute)) or (
+            rest.enforce_after and _resting(rest, last, start, now, settings)
         )
-        if refused:  # a repeat, outside the guardian's hours, or while a rest is due: not counted
-            session = last - start if last is not None and start is not None else 0
-            return PlayResult(used, used >= limit_seconds, raw, session, last or 0, False)
+        if refused:  # outside the guardian's hours, or while a rest is due: not counted
+            return PlayResult(used, used >= limit_seconds, raw, _session(last, start), last or 0, False)
         to_prev, to_day = split_gap(now, last, max_gap, day_start)
         used += to_day
-        state.days = {prev_day: days.get(prev_day, 0) + to_prev, day: used}
-        if rest.break_seconds:
-            if last is None or start is None or now - last > rest.break_seconds:
-                start = now
-            state.session_start = start
-        else:
-            state.session_start = start = None
-        state.last_seen = now
+        if rest.break_seconds and (last is None or start is None or now - last > rest.break_seconds):
+            start = now
+        exempt = rest.exemptable and settings is not None and settings.rest_exempt
+        rest_end = None
+        if rest.enforce_after and rest.break_seconds and start is not None and not exempt:
+            rest_end = start + rest.enforce_after
+        ahead = lease_ahead(lease, now, used, limit_seconds, settings, guardian_day, minute, rest_end)
+        state.days = {prev_day: days.get(prev_day, 0) + to_prev, day: used + ahead}
+        state.day = day
+        state.session_start = start if rest.break_seconds else None
+        state.lease_owner = lease.owner if ahead else ""
+        used, last = used + ahead, now + ahead
+        state.last_seen = last
         state.play_expires = now + ttl_seconds
         state.expires_at = max(state.expires_at, state.play_expires)
-        return PlayResult(used, used >= limit_seconds, raw, 0 if start is None else now - start, now, True)
+        session = 0 if state.session_start is None else last - state.session_start
+        return PlayResult(used, used >= limit_seconds, raw, session, last, True)
 
     async def guest_heartbeat(
         self, device: str, *, now: int, max_gap: int, window_seconds: int, limit_seconds: int
@@ -206,11 +225,26 @@ class MemoryCounterStore:
             if not isinstance(found, _User):
                 return ""
             before, found.guardian = found.guardian, ""
+            self._changed(user, now)
             return before
         state = self._user(user, now)
         before, state.guardian = state.guardian, settings
         state.expires_at = max(state.expires_at, now + keep_seconds)
+        self._changed(user, now)
         return before
+
+    async def guardian_changes(self, since: int, *, now: int) -> tuple[str, ...]:
+        return tuple(user for user, at in self._feed.items() if at >= since)
+
+    def _changed(self, user: str, now: int) -> None:
+        """Record a change for `guardian_changes`; forget those more than an hour old (lua/feed.lua)."""
+        self._feed.pop(user, None)
+        self._feed[user] = now
+        while self._feed:
+            oldest, at = next(iter(self._feed.items()))
+            if at >= now - FEED_SECONDS:
+                break
+            del self._feed[oldest]
 
     async def commit(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
         return self._settle(user, reservation_id, now, ReservationStatus.COMMITTED, restore=False)
@@ -236,9 +270,14 @@ class MemoryCounterStore:
         purchase = state.spending.snapshot(SpendKind.PURCHASE, month, now)
         tip_day = state.spending.snapshot(SpendKind.TIP, day, now)
         tip_month = state.spending.snapshot(SpendKind.TIP, month, now)
+        played, last = (state.days.get(day, 0), state.last_seen) if live else (0, None)
+        if last is not None and last > now:  # a lease charged ahead: played up to now (usage.lua)
+            if state.day == day:
+                played = max(played - (last - now), 0)
+            last = now
         return Usage(
-            played_seconds=state.days.get(day, 0) if live else 0,
-            last_seen=state.last_seen if live else None,
+            played_seconds=played,
+            last_seen=last,
             month_committed=purchase.committed,
             month_pending=purchase.pending,
             tips_day_committed=tip_day.committed,
@@ -318,6 +357,23 @@ class MemoryCounterStore:
             else:
                 entry.queued_at = entry.expires_at
                 heapq.heappush(self._heap, (entry.queued_at, key))
+
+
+def _gives_back(state: _User, lease: LeaseArgs, now: int) -> bool:
+    """The caller's own lease, told to nobody else, has an unused tail to give back (heartbeat.lua)."""
+    back = lease.held - lease.seen
+    return (
+        bool(lease.owner)
+        and state.lease_owner == lease.owner
+        and lease.held > 0
+        and state.last_seen == lease.held
+        and lease.seen < now
+        and 0 < back <= lease.seconds
+    )
+
+
+def _session(last: int | None, start: int | None) -> int:
+    return last - start if last is not None and start is not None else 0
 
 
 def _resting(

@@ -3,7 +3,7 @@ heartbeat.lua, reserve.lua), so both stores give the same answers."""
 
 from __future__ import annotations
 
-from minorguard.adapters.base import Bucket, BucketTotals, SpendDenial, SpendKind
+from minorguard.adapters.base import Bucket, BucketTotals, LeaseArgs, SpendDenial, SpendKind
 from minorguard.adapters.storecommon import period_letter
 from minorguard.errors import StoreError, StoreErrorKind
 from minorguard.rules.guardian import DAY_TYPES, GuardianSettings
@@ -52,3 +52,34 @@ def guardian_denial(
         if cap is not None and total.committed + total.pending + amount > cap:
             return SpendDenial.GUARDIAN_DAILY if letter == "d" else SpendDenial.GUARDIAN_MONTHLY
     return None
+
+
+def lease_ahead(
+    lease: LeaseArgs,
+    now: int,
+    used: int,
+    limit_seconds: int,
+    settings: GuardianSettings | None,
+    letter: str,
+    minute: int,
+    rest_end: int | None,
+) -> int:
+    """How much play a heartbeat charges ahead (heartbeat.lua): the lease's length, never past its
+    `until`, the limit (the guardian's where lower), the end of the guardian's hours in force or the
+    start of an enforced rest (`rest_end`)."""
+    if not lease.seconds or not lease.owner:
+        return 0
+    most = limit_seconds
+    day_type = DAY_TYPES.get(letter)
+    if settings is not None and day_type is not None:
+        minutes = settings.minutes.get(day_type)
+        if minutes is not None:
+            most = min(most, minutes * 60)
+    ahead = min(lease.seconds, lease.until - now, most - used)
+    periods = settings.hours.get(day_type) if settings is not None and day_type is not None else None
+    for start, end in periods or ():
+        if start <= minute < end:
+            ahead = min(ahead, (end - minute) * 60 - now % 60)
+    if rest_end is not None:
+        ahead = min(ahead, rest_end - now)
+    return max(ahead, 0)

@@ -5,6 +5,7 @@ Key layout (every key has a TTL; the braces are a cluster hash tag, so each scri
                          reservations and idempotency answers (fields: lua/heartbeat.lua, lua/_spend.lua),
                          and the guardian settings of a child (field g: lua/_guardian.lua)
   mg:{g:<device>}:g      a guest device's window (lua/guest.lua)
+  mg:{guardian-feed}:f   the children whose guardian settings changed in the last hour (lua/feed.lua)
 One hash per user keeps memory small (a key costs ~130 bytes before its first field); fields that
 must expire sooner than the hash carry their own expiry, swept by the spend scripts.
 
@@ -17,6 +18,7 @@ reference implementation.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
@@ -25,6 +27,7 @@ from minorguard.adapters.base import (
     BucketTotals,
     GuestResult,
     Lapsed,
+    LeaseArgs,
     PlayResult,
     ReservationStatus,
     ReserveResult,
@@ -46,7 +49,7 @@ from minorguard.adapters.storecommon import (
     rest_args,
     tombstone_ttl,
 )
-from minorguard.counters import NO_REST
+from minorguard.counters import NO_LEASE, NO_REST
 from minorguard.errors import StoreError
 
 if TYPE_CHECKING:
@@ -80,8 +83,14 @@ class _TimedScripts(Protocol):
     ) -> Any: ...
 
 
+_log = logging.getLogger("minorguard.store")
+
+
 def user_key(user: str) -> str:
     return f"mg:{{{user}}}:u"
+
+
+FEED_KEY = "mg:{guardian-feed}:f"
 
 
 def guest_key(device: str) -> str:
@@ -125,10 +134,14 @@ class RedisCounterStore:
         guardian_day: str = "",
         minute: int = 0,
         rest: RestArgs = NO_REST,
+        lease: LeaseArgs = NO_LEASE,
     ) -> PlayResult:
         check_ttl(ttl_seconds)
         args = (now, day, prev_day, day_start, max_gap, limit_seconds, ttl_seconds, guardian_day, minute)
-        reply = await self._run("heartbeat", user_key(user), *args, *rest_args(rest))
+        if lease.seconds:
+            reply = await self._run("heartbeat", user_key(user), *args, *rest_args(rest), *lease)
+        else:
+            reply = await self._run("heartbeat", user_key(user), *args, *rest_args(rest))
         return _read(lambda: _play_result(reply))
 
     async def guest_heartbeat(
@@ -174,7 +187,16 @@ class RedisCounterStore:
             reply = await self._run("guardian", user_key(user), "clear")
         else:
             reply = await self._run("guardian", user_key(user), "set", settings, keep_seconds)
-        return _read(lambda: _text(reply))
+        before = _read(lambda: _text(reply))
+        try:  # the feed lives in a slot of its own: a second call (see CounterStore.guardian_changes)
+            await self._run("feed", FEED_KEY, "add", now, user)
+        except StoreError as exc:
+            _log.warning("guardian change not recorded in the feed (applies when leases end): %s", exc)
+        return before
+
+    async def guardian_changes(self, since: int, *, now: int) -> tuple[str, ...]:
+        reply = await self._run("feed", FEED_KEY, "since", since)
+        return _read(lambda: tuple(_text(user) for user in reply))
 
     async def commit(self, user: str, reservation_id: str, *, now: int) -> SettleResult:
         return await self._settle("commit", user, now, reservation_id)

@@ -12,6 +12,10 @@ local played, last = 0, -1
 if tonumber(v[2]) ~= nil and tonumber(v[2]) > now then
   last = tonumber(v[1])
   if v[3] == day then played = tonumber(v[4]) elseif v[5] == day then played = tonumber(v[6]) end
+  if last > now then  -- a lease charged ahead (heartbeat.lua): played up to now, not up to its end
+    if v[3] == day then played = math.max(played - (last - now), 0) end
+    last = now
+  end
 end
 
 -- Reservations past their deadline count as committed, whether or not a sweep lapsed them yet.
