@@ -141,8 +141,9 @@ class MemoryCounterStore:
         state.lease_owner = lease.owner if ahead else ""
         used, last = used + ahead, now + ahead
         state.last_seen = last
-        state.play_expires = now + ttl_seconds
-        state.expires_at = max(state.expires_at, state.play_expires)
+        if not live or state.play_expires < now + ttl_seconds - min(3600, ttl_seconds // 24):
+            state.play_expires = now + ttl_seconds  # refreshed as heartbeat.lua does: seldom
+            state.expires_at = max(state.expires_at, state.play_expires)
         session = 0 if state.session_start is None else last - state.session_start
         return PlayResult(used, used >= limit_seconds, raw, session, last, True)
 

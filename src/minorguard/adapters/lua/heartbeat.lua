@@ -109,20 +109,25 @@ if lease > 0 and owner ~= '' then
   if ahead < 0 then ahead = 0 end
 end
 
-redis.call('HSET', K, 'l', f:format(now + ahead), 'L', f:format(now + ttl),
-  'p', prev_day, 'P', f:format(played(prev_day) + before), 'd', day, 'D', f:format(used + ahead))
-if ahead > 0 then
-  redis.call('HSET', K, 'o', owner)
-elseif v[9] then
-  redis.call('HDEL', K, 'o')
+-- One write. L (the play fields' expiry) and the hash's TTL move on only when less than a 24th of
+-- ttl (an hour at most) is left of what the last refresh gave: the TTL is always at least L, and most
+-- heartbeats skip the TTL and EXPIRE calls.
+local w = {'l', f:format(now + ahead), 'd', day, 'D', f:format(used + ahead)}
+local n = 6
+if v[5] ~= prev_day or before > 0 or not live then
+  w[n + 1], w[n + 2], w[n + 3], w[n + 4], n = 'p', prev_day, 'P', f:format(played(prev_day) + before), n + 4
 end
-if brk > 0 then
-  redis.call('HSET', K, 's', f:format(start))
-else
-  if v[7] then redis.call('HDEL', K, 's') end  -- no tracking now: a later session must not start from an old one
-  start = nil
-end
+local refresh = not live or tonumber(v[2]) < now + ttl - math.min(3600, math.floor(ttl / 24))
+if refresh then w[n + 1], w[n + 2], n = 'L', f:format(now + ttl), n + 2 end
+if ahead > 0 then w[n + 1], w[n + 2], n = 'o', owner, n + 2 end
+if brk > 0 then w[n + 1], w[n + 2], n = 's', f:format(start), n + 2 end
+redis.call('HSET', K, unpack(w, 1, n))
+local gone, g = {}, 0  -- no lease, or no session tracking now (a later session must not start from an old one)
+if ahead == 0 and v[9] then g = g + 1; gone[g] = 'o' end
+if brk == 0 and v[7] then g = g + 1; gone[g] = 's' end
+if g > 0 then redis.call('HDEL', K, unpack(gone, 1, g)) end
+if brk == 0 then start = nil end
 used, last = used + ahead, now + ahead
 -- The hash may also hold spending or settings that must live longer: only ever lengthen its TTL.
-if redis.call('TTL', K) < ttl then redis.call('EXPIRE', K, f:format(ttl)) end
+if refresh and redis.call('TTL', K) < ttl then redis.call('EXPIRE', K, f:format(ttl)) end
 return answer(1)
