@@ -197,6 +197,11 @@ class Deployment(_Strict):
     store_password: SecretRef | None = None  # put into the store URL at start, never written in config
     store_sentinel_password: SecretRef | None = None  # redis+sentinel://: the Sentinels' own password
     subject_secret: SecretRef
+    # play-time leases (engine.py): a heartbeat charges this much play ahead and the subject's
+    # heartbeats up to its end are answered without the store (0: every heartbeat asks the store)
+    play_lease_seconds: int = Field(default=30, ge=0, le=300)
+    # how often a process with leases reads the guardian feed: a guardian's change applies within it
+    guardian_feed_seconds: float = Field(default=5.0, ge=0.5, le=60)
     admin_token: SecretRef | None = None  # the usage endpoint, as a credential that may only `usage`
     credentials: list[CredentialSettings] = Field(default_factory=list)
     identity: IdentitySettings

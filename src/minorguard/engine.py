@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from minorguard.adapters.base import CounterStore, subject_key
-from minorguard.counters import SettleResult, SpendDenial, Usage
+from minorguard.counters import NO_LEASE, LeaseArgs, PlayResult, SettleResult, SpendDenial, Usage
 from minorguard.errors import StoreError, StoreErrorKind
 from minorguard.rules.age import ADULT_AGE, age_reached_at
 from minorguard.rules.compiled import CompiledPolicy, Instant
@@ -58,6 +58,18 @@ ADULT_ALLOWED = Decision(Outcome.ALLOW, Reason.ALLOWED, AgeBand.ADULT)
 
 
 @dataclass(slots=True)
+class _Lease:
+    """Play time the store charged ahead for a subject, up to `end` (see LeaseArgs): heartbeats up to
+    it are answered here, from what the store answered, less the part still ahead."""
+
+    end: int
+    played: PlayResult  # as the store answered: used and session count up to `end`
+    seen: int  # the latest heartbeat answered under it
+    revision: str
+    stale: bool = False  # the guardian changed something: ask the store (and give back) next time
+
+
+@dataclass(slots=True)
 class _Kept:
     """A subject's stateless game verdict, kept for its minute, and the decision of the latest heartbeat
     this engine counted with it, with the second it was counted at."""
@@ -84,7 +96,12 @@ class Engine:
         clock: Clock = time.time,
         observer: EngineObserver | None = None,
         retries: Retries | None = None,
+        lease_seconds: int = 0,
+        feed_seconds: float = GUARDIAN_FRESH_SECONDS,
     ) -> None:
+        """`lease_seconds` > 0 turns play-time leases on (LeaseArgs): a heartbeat charges up to that
+        much play ahead and the ones under it are answered without the store; the guardian feed is
+        then read every `feed_seconds`, so a guardian's change applies within that bound."""
         self.policy = policy
         self.store = store
         self.clock = clock
@@ -99,6 +116,12 @@ class Engine:
         self._memo_of: tuple[CompiledPolicy, int] | None = None
         self._blocked: dict[tuple[str, str], tuple[float, Decision]] = {}  # (revision, user) -> until
         self._settings: dict[str, GuardianSettings] = {}  # stored guardian settings, parsed, by value
+        self._lease_seconds = lease_seconds
+        self._owner = secrets.token_hex(4)  # this engine, as the owner of its leases
+        self._leases: dict[str, _Lease] = {}
+        self._feed_seconds = feed_seconds
+        self._feed_read = 0.0  # when the guardian feed was last read (epoch s)
+        self._feed_busy = False
 
     def user_key(self, subject_id: str) -> str:
         """The store key of a subject (a keyed hash; never the raw id), cached."""
@@ -238,8 +261,12 @@ class Engine:
         blocked = self._blocked.get((cp.policy.revision, user))
         if blocked is not None and now.epoch < blocked[0]:
             return blocked[1]  # the day's limit is used up (or a refusal to keep a few seconds)
+        held = self._leases.get(user)
+        if held is not None and now.epoch <= held.end and await self._lease_holds(held, now.epoch):
+            return self._under_lease(user, check, held)
         day, prev_day, letter = cp.day_names(now.date)
         limit = check.limit_seconds
+        lease = self._lease_args(check, held)
         played = await self.store.play_heartbeat(
             user,
             now=now.epoch,
@@ -252,12 +279,78 @@ class Engine:
             guardian_day=letter,
             minute=now.second // 60,
             rest=cp.rest,
+            lease=lease,
         )
+        if played.last_seen > now.epoch and lease is not NO_LEASE:  # under a lease, ours or another's
+            if len(self._leases) >= _MAX_KEYS:
+                self._leases.clear()  # a lease forgotten is never given back: over-counted, never under
+            held = self._leases[user] = _Lease(played.last_seen, played, now.epoch, cp.policy.revision)
+            return self._under_lease(user, check, held)
+        if held is not None:
+            del self._leases[user]
+        return self._finish(user, check, played)
+
+    def _finish(self, user: str, check: PlayCheck, played: PlayResult) -> Decision:
         raw = played.guardian
-        decision = finish_play(cp, check, played, self.guardian_of(raw) if raw else None)
+        decision = finish_play(self.policy, check, played, self.guardian_of(raw) if raw else None)
         if not decision.allowed:
             self._remember_block(user, decision, check)
         return decision
+
+    def _lease_args(self, check: PlayCheck, held: _Lease | None) -> LeaseArgs:
+        """What this heartbeat asks for: a lease no longer than a gap the store counts in full or a
+        break, within the window and the day; and the lease it holds, to give its unused tail back."""
+        if not self._lease_seconds:
+            return NO_LEASE
+        cp, now = self.policy, check.instant
+        seconds = min(self._lease_seconds, check.max_gap)
+        if cp.rest.break_seconds:
+            seconds = min(seconds, cp.rest.break_seconds)
+        until = cp.day_end(now)
+        if check.window_remaining is not None:
+            until = min(until, now.epoch + check.window_remaining)
+        if held is None:
+            return LeaseArgs(seconds, until, self._owner)
+        return LeaseArgs(seconds, until, self._owner, held.end, held.seen)
+
+    def _under_lease(self, user: str, check: PlayCheck, held: _Lease) -> Decision:
+        """A heartbeat answered from a lease: the store's answer, less the part still ahead."""
+        t = check.instant.epoch
+        held.seen = max(held.seen, t)
+        played, ahead = held.played, held.end - t
+        used = played.used_seconds - ahead
+        limit = check.limit_seconds
+        session = max(played.session_seconds - ahead, 0)
+        now_played = PlayResult(
+            used, limit is not None and used >= limit, played.guardian, session, t, played.counted
+        )
+        return self._finish(user, check, now_played)
+
+    async def _lease_holds(self, held: _Lease, epoch: int) -> bool:
+        """Whether a heartbeat may be answered under `held`: same policy, no guardian change since
+        (the feed is read when due; a read that fails sends every heartbeat to the store)."""
+        if held.stale or held.revision != self.policy.policy.revision:
+            return False
+        if epoch - self._feed_read >= self._feed_seconds and not self._feed_busy:
+            self._feed_busy = True
+            try:
+                changed = await self.store.guardian_changes(int(self._feed_read) - 1, now=epoch)
+            except StoreError:
+                return False
+            finally:
+                self._feed_busy = False
+            self._feed_read = epoch
+            self._guardian_changed(changed)
+        return not held.stale
+
+    def _guardian_changed(self, users: tuple[str, ...]) -> None:
+        """Children whose guardian changed something: their next heartbeat asks the store."""
+        revision = self.policy.policy.revision
+        for user in users:
+            lease = self._leases.get(user)
+            if lease is not None:
+                lease.stale = True
+            self._blocked.pop((revision, user), None)
 
     def guardian_of(self, raw: str) -> GuardianSettings | None:
         """The settings of a stored value (parsed once per distinct value; None when there are none).

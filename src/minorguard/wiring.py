@@ -39,7 +39,13 @@ def build_gate(
     compiled = compile_policy(deployment.policy_source)
     store = open_store(deployment.store_url(), timeout=settings.store_timeout_ms / 1000)
     engine = Engine(
-        compiled, store, subject_secret=deployment.subject_secret(), clock=clock, observer=metrics
+        compiled,
+        store,
+        subject_secret=deployment.subject_secret(),
+        clock=clock,
+        observer=metrics,
+        lease_seconds=settings.play_lease_seconds,
+        feed_seconds=settings.guardian_feed_seconds,
     )
     reloader = PolicyReloader(
         deployment.policy_source,

@@ -109,6 +109,13 @@ class CompiledPolicy:
             self._today = _Day(local.date(), midnight, next_midnight)
         return Instant(epoch, local.date(), second, midnight, self.zone)
 
+    def day_end(self, now: Instant) -> int:
+        """The epoch of the local midnight that ends the day of `now`."""
+        today = self._today
+        if today is not None and today.start == now.day_start:
+            return today.end
+        return int(self.midnight(now.date + dt.timedelta(days=1)).timestamp())
+
     def midnight(self, date: dt.date) -> dt.datetime:
         return dt.datetime.combine(date, dt.time(0), tzinfo=self.zone)
 
