@@ -56,7 +56,7 @@ def test_the_wheel_ships_exactly_the_presets_and_the_demo_examples(wheel: tuple[
     assert presets == sorted(
         [f"{name}.yaml" for name in PRESET_NAMES] + ["examples/demo.yaml", "examples/demo-deployment.yaml"]
     )
-    assert sum(n.startswith("minorguard/adapters/lua/") for n in names) == 10
+    assert sum(n.startswith("minorguard/adapters/lua/") for n in names) == 11
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "minorguard/py.typed" in names
 
