@@ -169,3 +169,18 @@ async def test_without_leases_every_heartbeat_asks_the_store() -> None:
     for second in range(60):
         await plain.decide(KID, GAME, at=FRIDAY_8PM + second)
     assert counting.calls == ["play_heartbeat"] * 60
+
+
+async def test_a_full_lease_book_forgets_ended_leases_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("minorguard.engine._MAX_KEYS", 4)
+    counting = CountingStore()
+    pod = engine(counting)
+    kids = [Subject(f"kid-{i}", dt.date(2011, 5, 1), True) for i in range(5)]
+    for kid in kids[:3]:
+        await pod.decide(kid, GAME, at=FRIDAY_8PM)  # leases to +30
+    await pod.decide(kids[3], GAME, at=FRIDAY_8PM + 20)  # a lease to +50: the book is full
+    await pod.decide(kids[4], GAME, at=FRIDAY_8PM + 40)  # room is made by forgetting the ended three
+    counting.calls.clear()
+    await pod.decide(kids[3], GAME, at=FRIDAY_8PM + 41)
+    await pod.decide(kids[4], GAME, at=FRIDAY_8PM + 41)
+    assert counting.calls.count("play_heartbeat") == 0  # both leases in force were kept

@@ -283,12 +283,21 @@ class Engine:
         )
         if played.last_seen > now.epoch and lease is not NO_LEASE:  # under a lease, ours or another's
             if len(self._leases) >= _MAX_KEYS:
-                self._leases.clear()  # a lease forgotten is never given back: over-counted, never under
+                self._forget_leases(now.epoch)
             held = self._leases[user] = _Lease(played.last_seen, played, now.epoch, cp.policy.revision)
             return self._under_lease(user, check, held)
         if held is not None:
             del self._leases[user]
         return self._finish(user, check, played)
+
+    def _forget_leases(self, epoch: int) -> None:
+        """Make room: first the leases that ended (their players paused or left), then, if still
+        full, all. A lease forgotten is never given back: its unused tail stays counted (an
+        over-count of one lease at most per player, never an under-count)."""
+        for user in [user for user, lease in self._leases.items() if lease.end < epoch]:
+            del self._leases[user]
+        if len(self._leases) >= _MAX_KEYS:
+            self._leases.clear()
 
     def _finish(self, user: str, check: PlayCheck, played: PlayResult) -> Decision:
         raw = played.guardian
