@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -77,6 +78,16 @@ async def test_every_answer_is_the_one_given_without_leases(preset: str, start: 
     assert 0 <= await played(leased, at) - await played(plain, at) <= LEASE
 
 
+def requests_with_pauses(rng: random.Random, n: int) -> Iterator[tuple[float, bool]]:
+    """A player's request times from Friday 20:00, one or two seconds apart, with a pause (longer
+    than the counted gap) now and then; and whether a pause came before each."""
+    at = FRIDAY_8PM
+    for _ in range(n):
+        paused = rng.random() <= 0.02
+        at += rng.choice((301, 700)) if paused else rng.choice((1, 1, 2))
+        yield at, paused
+
+
 async def test_processes_sharing_a_player_never_under_count() -> None:
     """Two processes on one store take turns at random; one is lost mid-lease and a new one starts:
     the count is never below the true play time. Above it: a shared lease is never given back, so
@@ -85,12 +96,9 @@ async def test_processes_sharing_a_player_never_under_count() -> None:
     store = MemoryCounterStore()
     pods = [engine(store), engine(store)]
     truth = engine(MemoryCounterStore(), lease=0)
-    at, pauses = FRIDAY_8PM, 0
-    for step in range(1_500):
-        if rng.random() > 0.02:
-            at += rng.choice((1, 1, 2))
-        else:
-            at, pauses = at + rng.choice((301, 700)), pauses + 1
+    pauses = 0
+    for step, (at, paused) in enumerate(requests_with_pauses(rng, 1_500)):
+        pauses += paused
         if step == 700:
             pods[0] = engine(store)  # the first process is lost with its lease
         await rng.choice(pods).decide(KID, GAME, at=at)
@@ -105,12 +113,9 @@ async def test_one_process_per_player_gives_every_lease_back() -> None:
     the count is never more than the tail of the lease in force ahead, however many pauses."""
     rng = random.Random(8)
     pod, truth = engine(MemoryCounterStore()), engine(MemoryCounterStore(), lease=0)
-    at, pauses = FRIDAY_8PM, 0
-    for step in range(1_500):
-        if rng.random() > 0.02:
-            at += rng.choice((1, 1, 2))
-        else:
-            at, pauses = at + rng.choice((301, 700)), pauses + 1
+    pauses = 0
+    for step, (at, paused) in enumerate(requests_with_pauses(rng, 1_500)):
+        pauses += paused
         await pod.decide(KID, GAME, at=at)
         await truth.decide(KID, GAME, at=at)
         counted, true = await played(pod, at), await played(truth, at)

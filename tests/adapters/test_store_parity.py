@@ -22,7 +22,7 @@ from minorguard.adapters.base import (
 )
 from minorguard.adapters.memory import MemoryCounterStore
 from minorguard.adapters.stores import open_store
-from minorguard.counters import NO_REST
+from minorguard.counters import NO_LEASE, NO_REST
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.redis]
 
@@ -68,31 +68,21 @@ class Script:
         anywhere in it, or a forged one); with the rest reminder at times."""
         rng = self.rng
         owner = self._owner = rng.choice(("a", "b"))
-        day, prev, start = self._day(now)
         granted, end = self.leases.pop((owner, user), (0, 0))
         seen = rng.randint(granted, max(granted, min(end, now))) if end else 0
         lease = LeaseArgs(rng.choice((10, 30, 60)), now + rng.choice((5, 100, 10**6)), owner, end, seen)
         rest = rng.choice((NO_REST, RestArgs(90, 0, False), RestArgs(90, 200, False)))
-        return lambda s: s.play_heartbeat(
-            user,
-            now=now,
-            day=day,
-            prev_day=prev,
-            day_start=start,
-            max_gap=120,
-            limit_seconds=300,
-            ttl_seconds=172_800,
-            rest=rest,
-            lease=lease,
-        )
+        return self._heartbeat(now, user, 172_800, rest, lease)
 
     def _day(self, now: int) -> tuple[str, str, int]:
         index = (now - BASE) // 86_400
         return f"2026-11-{index % 28 + 1:02d}", f"2026-11-{(index - 1) % 28 + 1:02d}", BASE + index * 86_400
 
     def beat(self, now: int, user: str) -> Op:
+        return self._heartbeat(now, user, self.rng.choice((600, 172_800)), NO_REST, NO_LEASE)
+
+    def _heartbeat(self, now: int, user: str, ttl: int, rest: RestArgs, lease: LeaseArgs) -> Op:
         day, prev, start = self._day(now)
-        ttl = self.rng.choice((600, 172_800))
         return lambda s: s.play_heartbeat(
             user,
             now=now,
@@ -102,6 +92,8 @@ class Script:
             max_gap=120,
             limit_seconds=300,
             ttl_seconds=ttl,
+            rest=rest,
+            lease=lease,
         )
 
     def guest(self, now: int, _: str) -> Op:
