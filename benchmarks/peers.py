@@ -42,6 +42,7 @@ RATELIMIT, OPA = "envoyproxy/ratelimit, per-user daily limit", "OPA-envoy, curfe
 SIDECAR_ADULT = "minorguard sidecar, adult, ext_authz HTTP"
 SIDECAR_HTTP = "minorguard sidecar, minor, ext_authz HTTP"
 SIDECAR_GRPC = "minorguard sidecar, minor, ext_authz gRPC"
+SIDECAR_UNLEASED = "minorguard sidecar, minor, ext_authz HTTP, leases off"
 OVER = "bench-over-limit"  # peers/ratelimit.yaml: a limit of 1 a day
 NO_GRPC = "not available: no gRPC door in this build (`minorguard sidecar --grpc-port`)"
 
@@ -88,6 +89,7 @@ def envoy_rows(procs: services.Processes, redis_port: int, args: argparse.Namesp
     hello, hello_port = services.hello(procs)
     grpc = services.grpc_door_available()
     side, side_port, side_grpc = services.sidecar(procs, redis_port, grpc=grpc)
+    unleased, unleased_port, _ = services.sidecar(procs, redis_port, grpc=False, lease=0)
     fronts = [
         peers_envoy.Front("none", free_port(), "none"),
         peers_envoy.Front("hello", free_port(), "authz-http", hello_port),
@@ -95,6 +97,7 @@ def envoy_rows(procs: services.Processes, redis_port: int, args: argparse.Namesp
         peers_envoy.Front("ratelimit", free_port(), "ratelimit", rl_port),
         peers_envoy.Front("opa", free_port(), "authz-grpc", opa_port),
         peers_envoy.Front("sidecar", free_port(), "authz-http", side_port),
+        peers_envoy.Front("sidecar-unleased", free_port(), "authz-http", unleased_port),
     ]
     if grpc:
         fronts.append(peers_envoy.Front("sidecar-grpc", free_port(), "authz-grpc", side_grpc))
@@ -111,6 +114,7 @@ def envoy_rows(procs: services.Processes, redis_port: int, args: argparse.Namesp
         Row(OPA, at["opa"], [opa.pid], envoy, probes=(Probe({}, (403,)), allowed)),
         Row(SIDECAR_ADULT, at["sidecar"], [side.pid], envoy, ADULT, probes=(no_token,)),
         Row(SIDECAR_HTTP, at["sidecar"], [side.pid], envoy, probes=(no_token, allowed)),
+        Row(SIDECAR_UNLEASED, at["sidecar-unleased"], [unleased.pid], envoy, probes=(no_token, allowed)),
     ]
     if not grpc:
         return [*rows, Row(SIDECAR_GRPC, unavailable=NO_GRPC)]

@@ -146,13 +146,16 @@ def grpc_door_available() -> bool:
     return "--grpc-port" in subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
 
-def sidecar(procs: Processes, redis_port: int, *, grpc: bool) -> tuple[subprocess.Popen[bytes], int, int]:
+def sidecar(
+    procs: Processes, redis_port: int, *, grpc: bool, lease: int | None = None
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """The sidecar on CPU 0 (`lease`: its play_lease_seconds, else the default)."""
     port, grpc_port = free_port(), free_port() if grpc else 0
-    config = deployment(f"redis://127.0.0.1:{redis_port}/0")
+    config = deployment(f"redis://127.0.0.1:{redis_port}/0", lease=lease)
     command = [str(VENV / "minorguard"), "sidecar", "--config", str(config), "--port", str(port)]
     command += ["--start-at", FRIDAY_EVENING]
     command += ["--grpc-port", str(grpc_port)] if grpc else []
-    process = procs.start("sidecar", 0, command, port)
+    process = procs.start("sidecar" if lease is None else f"sidecar-lease-{lease}", 0, command, port)
     if grpc:
         wait_port(grpc_port, timeout=30)
     return process, port, grpc_port
