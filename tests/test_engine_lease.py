@@ -189,3 +189,14 @@ async def test_a_full_lease_book_forgets_ended_leases_first(monkeypatch: pytest.
     await pod.decide(kids[3], GAME, at=FRIDAY_8PM + 41)
     await pod.decide(kids[4], GAME, at=FRIDAY_8PM + 41)
     assert counting.calls.count("play_heartbeat") == 0  # both leases in force were kept
+
+
+async def test_a_process_without_leases_reads_another_s_lease_right() -> None:
+    """During a rolling change of play_lease_seconds: a process with leases off answers a heartbeat
+    under another's lease with the play time up to now, not up to the lease's end."""
+    store = MemoryCounterStore()
+    leased, plain = engine(store), engine(store, lease=0)
+    await leased.decide(KID, GAME, at=FRIDAY_8PM)
+    await leased.decide(KID, GAME, at=FRIDAY_8PM + 10)  # a lease to +40
+    got = await plain.decide(KID, GAME, at=FRIDAY_8PM + 20)
+    assert got.remaining_seconds == 3600 - 20

@@ -281,10 +281,12 @@ class Engine:
             rest=cp.rest,
             lease=lease,
         )
-        if played.last_seen > now.epoch and lease is not NO_LEASE:  # under a lease, ours or another's
-            if len(self._leases) >= _MAX_KEYS:
-                self._forget_leases(now.epoch)
-            held = self._leases[user] = _Lease(played.last_seen, played, now.epoch, cp.policy.revision)
+        if played.last_seen > now.epoch:  # under a lease, ours or another process's
+            held = _Lease(played.last_seen, played, now.epoch, cp.policy.revision)
+            if lease is not NO_LEASE:  # kept to answer under; without leases, only read right
+                if len(self._leases) >= _MAX_KEYS:
+                    self._forget_leases(now.epoch)
+                self._leases[user] = held
             return self._under_lease(user, check, held)
         if held is not None:
             del self._leases[user]
