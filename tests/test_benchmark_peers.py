@@ -46,7 +46,7 @@ def grpc_door() -> bool:
 def test_every_row_is_measured_and_printed_in_one_table(run: tuple[str, dict[str, dict[str, Any]]]) -> None:
     """Each row that this build can run has a round with requests, a server CPU cost and a latency."""
     printed, rows = run
-    assert len(rows) == 12
+    assert len(rows) == 13
     for name, row in rows.items():
         assert f"| {name} |" in printed
         if name == GRPC and not grpc_door():
