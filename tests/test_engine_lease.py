@@ -5,6 +5,7 @@ reaches a process that answers under a lease within the feed's period."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 from collections.abc import Iterator
@@ -200,3 +201,54 @@ async def test_a_process_without_leases_reads_another_s_lease_right() -> None:
     await leased.decide(KID, GAME, at=FRIDAY_8PM + 10)  # a lease to +40
     got = await plain.decide(KID, GAME, at=FRIDAY_8PM + 20)
     assert got.remaining_seconds == 3600 - 20
+
+
+def no_curfew(tmp_path: Any) -> str:
+    """nppa-2019 without its curfew: minors may play at any hour (90 minutes on a Friday)."""
+    path = tmp_path / "no-curfew.yaml"
+    path.write_text(
+        'name: no-curfew\nextends: nppa-2019\ngame:\n  curfew:\n    mode: "off"\n'
+        '    looser_than_law: {reason: a test of play across midnight}\n  guest: {mode: "off"}\n',
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+async def test_a_lease_that_ends_at_midnight_answers_nothing_of_the_new_day(tmp_path: Any) -> None:
+    """A policy that lets minors play at midnight: a lease ends there at the latest, and the first
+    heartbeat of the new day is counted on the new day, as without leases."""
+    policy = no_curfew(tmp_path)
+    leased, plain = (
+        engine(MemoryCounterStore(), preset=policy),
+        engine(MemoryCounterStore(), lease=0, preset=policy),
+    )
+    start = beijing("2026-11-20T22:30:00")  # a Friday: 90 minutes, used up at midnight exactly
+    for second in range(0, 5_520):  # to 00:02
+        at = start + second
+        assert await leased.decide(KID, GAME, at=at) == await plain.decide(KID, GAME, at=at), second
+
+
+class Yielding(CountingStore):
+    """The memory store, yielding to the loop before each heartbeat as a network store does."""
+
+    async def play_heartbeat(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0)
+        return await self.inner.play_heartbeat(*args, **kwargs)
+
+
+async def test_concurrent_requests_of_one_player_past_the_limit_answer_both(tmp_path: Any) -> None:
+    """Two requests of one player at once, just after the lease that used up the day: both go to
+    the store, neither gets a lease, both are answered (the second must not trip on the first)."""
+    pod = engine(Yielding(), preset=no_curfew(tmp_path))
+    start = beijing("2026-11-20T10:00:00")  # 90 minutes: used up at 11:30
+    for second in range(0, 5_399):
+        assert (await pod.decide(KID, GAME, at=start + second)).allowed
+    both = await asyncio.gather(*(pod.decide(KID, GAME, at=start + 5_401) for _ in range(2)))
+    assert [d.reason for d in both] == [Reason.DAILY_PLAY_LIMIT] * 2
+
+
+def test_a_forked_worker_takes_a_name_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    pod = engine(MemoryCounterStore())
+    parent = pod.owner()
+    monkeypatch.setattr("os.getpid", lambda: 999_999)
+    assert pod.owner() != parent

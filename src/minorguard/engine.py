@@ -9,6 +9,7 @@ never touch the store. Store failures are applied here and nowhere else: a rule 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -50,6 +51,9 @@ _MAX_MEMO = 32768  # game verdicts kept for the current minute (a few hundred by
 # may exempt from) is answered from the blocked-until cache for at most this long: a guardian's change
 # applies within this many seconds, through every process (each asks the store again after it).
 GUARDIAN_FRESH_SECONDS = 5
+# the guardian feed is read from this long before the previous read: a change whose writer's clock
+# is behind this process's by less is still seen (seeing one again only costs one store call)
+FEED_OVERLAP_SECONDS = 10
 NO_LIMIT = 10**9  # the limit a heartbeat is given when only guardian settings or the rest reminder apply
 _LIFTABLE = (Reason.GUARDIAN_LIMIT, Reason.REST_REQUIRED)
 # no rule limits adults here (tips have adult caps)
@@ -66,6 +70,7 @@ class _Lease:
     played: PlayResult  # as the store answered: used and session count up to `end`
     seen: int  # the latest heartbeat answered under it
     revision: str
+    day_start: int  # the local day it was charged to (one ending at midnight answers none after)
     stale: bool = False  # the guardian changed something: ask the store (and give back) next time
 
 
@@ -117,7 +122,7 @@ class Engine:
         self._blocked: dict[tuple[str, str], tuple[float, Decision]] = {}  # (revision, user) -> until
         self._settings: dict[str, GuardianSettings] = {}  # stored guardian settings, parsed, by value
         self._lease_seconds = lease_seconds
-        self._owner = secrets.token_hex(4)  # this engine, as the owner of its leases
+        self._owner = ("", 0)  # this process, as the owner of its leases, and its pid (see `owner`)
         self._leases: dict[str, _Lease] = {}
         self._feed_seconds = feed_seconds
         self._feed_read = 0.0  # when the guardian feed was last read (epoch s)
@@ -262,7 +267,12 @@ class Engine:
         if blocked is not None and now.epoch < blocked[0]:
             return blocked[1]  # the day's limit is used up (or a refusal to keep a few seconds)
         held = self._leases.get(user)
-        if held is not None and now.epoch <= held.end and await self._lease_holds(held, now.epoch):
+        if (
+            held is not None
+            and now.epoch <= held.end
+            and now.day_start == held.day_start
+            and await self._lease_holds(held, now.epoch)
+        ):
             return self._under_lease(user, check, held)
         day, prev_day, letter = cp.day_names(now.date)
         limit = check.limit_seconds
@@ -282,13 +292,13 @@ class Engine:
             lease=lease,
         )
         if played.last_seen > now.epoch:  # under a lease, ours or another process's
-            held = _Lease(played.last_seen, played, now.epoch, cp.policy.revision)
+            held = _Lease(played.last_seen, played, now.epoch, cp.policy.revision, now.day_start)
             if lease is not NO_LEASE:  # kept to answer under; without leases, only read right
                 if len(self._leases) >= _MAX_KEYS:
                     self._forget_leases(now.epoch)
                 self._leases[user] = held
             return self._under_lease(user, check, held)
-        if held is not None:
+        if held is not None and self._leases.get(user) is held:  # (another request may have replaced it)
             del self._leases[user]
         return self._finish(user, check, played)
 
@@ -321,8 +331,18 @@ class Engine:
         if check.window_remaining is not None:
             until = min(until, now.epoch + check.window_remaining)
         if held is None:
-            return LeaseArgs(seconds, until, self._owner)
-        return LeaseArgs(seconds, until, self._owner, held.end, held.seen)
+            return LeaseArgs(seconds, until, self.owner())
+        return LeaseArgs(seconds, until, self.owner(), held.end, held.seen)
+
+    def owner(self) -> str:
+        """This process's name as the owner of leases: random, and made again in a forked child
+        (workers forked after the engine was built must not give back each other's leases)."""
+        name, pid = self._owner
+        if pid != os.getpid():
+            name, pid = secrets.token_hex(4), os.getpid()
+            self._owner = (name, pid)
+            self._leases.clear()  # the parent's: this process did not answer under them
+        return name
 
     def _under_lease(self, user: str, check: PlayCheck, held: _Lease) -> Decision:
         """A heartbeat answered from a lease: the store's answer, less the part still ahead."""
@@ -345,7 +365,8 @@ class Engine:
         if epoch - self._feed_read >= self._feed_seconds and not self._feed_busy:
             self._feed_busy = True
             try:
-                changed = await self.store.guardian_changes(int(self._feed_read) - 1, now=epoch)
+                since = int(self._feed_read) - FEED_OVERLAP_SECONDS
+                changed = await self.store.guardian_changes(since, now=epoch)
             except StoreError:
                 return False
             finally:

@@ -149,3 +149,13 @@ async def test_guardian_changes_are_answered_since_a_time(store: CounterStore, u
     await store.set_guardian_settings(other, None, now=T + 5, keep_seconds=86_400)
     assert set(await store.guardian_changes(T, now=T + 5)) >= {user}
     assert user not in await store.guardian_changes(T + 1, now=T + 5)
+
+
+async def test_a_caller_without_leases_shares_the_lease_too(store: CounterStore, user: str) -> None:
+    """During a rolling change of play_lease_seconds: a heartbeat of a process without leases lies
+    in the lease too, so the owner gives nothing back (else a pause would lose that heartbeat)."""
+    await beat(store, user, T)
+    await beat(store, user, T + 10, ask("a"))  # charged to T + 40
+    await beat(store, user, T + 39)  # a process without leases, under it
+    got = await beat(store, user, T + 200, ask("a", held=T + 40, seen=T + 10))
+    assert got.used_seconds - (got.last_seen - (T + 200)) >= 39 + 120  # never under the plain count

@@ -118,7 +118,7 @@ class MemoryCounterStore:
             state.expires_at = kept(state.expires_at, settings, now)
         if last is not None and now <= last:  # a repeat, or under another process's lease: shared
             owner = state.lease_owner
-            if lease.owner and owner and owner not in (lease.owner, "*"):
+            if owner and owner not in (lease.owner, "*"):  # a caller without leases too
                 state.lease_owner = "*"
             return PlayResult(used, used >= limit_seconds, raw, _session(last, start), last, False)
         refused = (settings is not None and not within_hours(settings, guardian_day, minute)) or (

@@ -77,7 +77,8 @@ if raw then
 end
 if last ~= nil and now <= last then
   -- a repeat, or a heartbeat under another process's lease: that one is shared now
-  if owner ~= '' and v[9] and v[9] ~= owner and v[9] ~= '*' then redis.call('HSET', K, 'o', '*') end
+  -- (a caller without leases too: its heartbeat lies in the lease, so the owner must not give it back)
+  if v[9] and v[9] ~= owner and v[9] ~= '*' then redis.call('HSET', K, 'o', '*') end
   return answer(0)
 end
 local hours = s and type(s.h) == 'table' and s.h[letter] or nil
