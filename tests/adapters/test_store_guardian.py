@@ -6,7 +6,7 @@ applied in the reserve's one atomic step, after the policy's."""
 from __future__ import annotations
 
 import pytest
-from storekit import MIDNIGHT, T
+from storekit import MIDNIGHT, T, play
 
 from minorguard.adapters.base import (
     Bucket,
@@ -41,19 +41,7 @@ async def put(store: CounterStore, user: str, value: str | None, now: int = T) -
 async def beat(
     store: CounterStore, user: str, now: int, *, letter: str = "e", rest: RestArgs = NO_REST
 ) -> PlayResult:
-    return await store.play_heartbeat(
-        user,
-        now=now,
-        day=DAY,
-        prev_day="2026-11-21",
-        day_start=MIDNIGHT,
-        max_gap=120,
-        limit_seconds=7200,
-        ttl_seconds=2 * 86_400,
-        guardian_day=letter,
-        minute=(now - MIDNIGHT) // 60,
-        rest=rest,
-    )
+    return await play(store, user, now, letter=letter, rest=rest)
 
 
 async def buy(

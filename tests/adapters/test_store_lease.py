@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 from storekit import MIDNIGHT, T
+from storekit import play as beat
 
-from minorguard.adapters.base import CounterStore, LeaseArgs, PlayResult, RestArgs
-from minorguard.counters import NO_LEASE, NO_REST
+from minorguard.adapters.base import CounterStore, LeaseArgs, RestArgs
 from minorguard.rules.guardian import GuardianSettings
 from minorguard.types import DayType
 
@@ -16,32 +16,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DAY = "2026-11-22"
 FAR = MIDNIGHT + 86_400  # the day's end
-
-
-async def beat(
-    store: CounterStore,
-    user: str,
-    now: int,
-    lease: LeaseArgs = NO_LEASE,
-    *,
-    limit: int = 7_200,
-    rest: RestArgs = NO_REST,
-    letter: str = "",
-) -> PlayResult:
-    return await store.play_heartbeat(
-        user,
-        now=now,
-        day=DAY,
-        prev_day="2026-11-21",
-        day_start=MIDNIGHT,
-        max_gap=120,
-        limit_seconds=limit,
-        ttl_seconds=2 * 86_400,
-        guardian_day=letter,
-        minute=(now - MIDNIGHT) // 60,
-        rest=rest,
-        lease=lease,
-    )
 
 
 def ask(owner: str = "a", seconds: int = 30, until: int = FAR, held: int = 0, seen: int = 0) -> LeaseArgs:
