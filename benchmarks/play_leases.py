@@ -35,6 +35,7 @@ from minorguard.engine import Engine
 from minorguard.explain import compile_policy
 from minorguard.types import Activity, Facts, Subject
 from redis_servers import RedisServer, require_binaries
+from store_roundtrips import data_memory
 
 START = dt.datetime(2026, 11, 21, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()  # a Saturday
 PRESET = "minor-mode-2024"  # 2 h on weekends, 08:00-22:00, the rest reminder
@@ -142,12 +143,6 @@ async def cpu(server: RedisServer, args: argparse.Namespace) -> None:
         if name in per_minute:
             line += f"   {sorted(per_minute[name])[1]:7.1f} us per player-minute"
         print(line)
-
-
-def data_memory(server: RedisServer) -> int:
-    stats = server.call("MEMORY", "STATS")
-    other = ("clients.normal", "clients.slaves", "lua.caches", "functions.caches", "replication.backlog")
-    return int(stats["total.allocated"]) - sum(int(stats.get(k, 0)) for k in (*other, "aof.buffer"))
 
 
 async def memory(server: RedisServer, args: argparse.Namespace) -> None:

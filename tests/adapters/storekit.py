@@ -11,17 +11,7 @@ T = MIDNIGHT + 10 * 3600
 
 async def heartbeat(store: CounterStore, user: str, now: int, *, ttl: int, limit: int = 7_200) -> int:
     """Seconds played on 2026-11-22 after a heartbeat at `now`."""
-    result = await store.play_heartbeat(
-        user,
-        now=now,
-        day="2026-11-22",
-        prev_day="2026-11-21",
-        day_start=MIDNIGHT,
-        max_gap=120,
-        limit_seconds=limit,
-        ttl_seconds=ttl,
-    )
-    return result.used_seconds
+    return (await play(store, user, now, limit=limit, ttl=ttl)).used_seconds
 
 
 async def play(
@@ -33,6 +23,7 @@ async def play(
     limit: int = 7_200,
     rest: RestArgs = NO_REST,
     letter: str = "",
+    ttl: int = 2 * 86_400,
 ) -> PlayResult:
     """A heartbeat on 2026-11-22 with every option: the day type's letter (guardian settings are read
     when one is given), the rest reminder's arguments and a lease."""
@@ -44,7 +35,7 @@ async def play(
         day_start=MIDNIGHT,
         max_gap=120,
         limit_seconds=limit,
-        ttl_seconds=2 * 86_400,
+        ttl_seconds=ttl,
         guardian_day=letter,
         minute=(now - MIDNIGHT) // 60,
         rest=rest,

@@ -138,10 +138,8 @@ class RedisCounterStore:
     ) -> PlayResult:
         check_ttl(ttl_seconds)
         args = (now, day, prev_day, day_start, max_gap, limit_seconds, ttl_seconds, guardian_day, minute)
-        if lease.seconds:
-            reply = await self._run("heartbeat", user_key(user), *args, *rest_args(rest), *lease)
-        else:
-            reply = await self._run("heartbeat", user_key(user), *args, *rest_args(rest))
+        leased = lease if lease.seconds else ()  # without a lease the script's defaults apply
+        reply = await self._run("heartbeat", user_key(user), *args, *rest_args(rest), *leased)
         return _read(lambda: _play_result(reply))
 
     async def guest_heartbeat(
