@@ -144,8 +144,7 @@ class MemoryCounterStore:
         if not live or state.play_expires < now + ttl_seconds - min(3600, ttl_seconds // 24):
             state.play_expires = now + ttl_seconds  # refreshed as heartbeat.lua does: seldom
             state.expires_at = max(state.expires_at, state.play_expires)
-        session = 0 if state.session_start is None else last - state.session_start
-        return PlayResult(used, used >= limit_seconds, raw, session, last, True)
+        return PlayResult(used, used >= limit_seconds, raw, _session(last, state.session_start), last, True)
 
     async def guest_heartbeat(
         self, device: str, *, now: int, max_gap: int, window_seconds: int, limit_seconds: int
