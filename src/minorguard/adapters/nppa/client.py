@@ -157,12 +157,7 @@ class NppaClient:
             if attempt:
                 await self._sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random()))
             try:
-                await self.limiter.acquire(self.biz_id, interface, max_wait=self.max_rate_wait)
-            except Throttled as exc:
-                message = f"NPPA {interface}: {exc}"
-                raise NppaError(Failure.THROTTLED, message, retry_after=exc.retry_after) from None
-            try:
-                answer = await self._attempt(interface, method, url, query or {}, payload, timestamp_ms)
+                answer = await self._limited(interface, method, url, query or {}, payload, timestamp_ms)
                 code = NppaCode.parse(answer["errcode"])
                 if code is NppaCode.OK or code in accept:
                     return answer
@@ -179,6 +174,23 @@ class NppaClient:
                 last = exc
         assert last is not None
         raise last
+
+    async def _limited(
+        self,
+        interface: str,
+        method: str,
+        url: str,
+        query: Mapping[str, str],
+        payload: Mapping[str, Any] | None,
+        timestamp_ms: int | None,
+    ) -> dict[str, Any]:
+        """One attempt inside a slot of the client-side rate limit (held until the answer is back)."""
+        try:
+            async with self.limiter.slot(self.biz_id, interface, max_wait=self.max_rate_wait):
+                return await self._attempt(interface, method, url, query, payload, timestamp_ms)
+        except Throttled as exc:
+            message = f"NPPA {interface}: {exc}"
+            raise NppaError(Failure.THROTTLED, message, retry_after=exc.retry_after) from None
 
     async def _attempt(
         self,

@@ -1,22 +1,28 @@
 """Client-side rate limits of the NPPA interfaces, per game (bizId) and interface.
 
 NPPA allows 100 check, 300 query and 10 loginout requests per second per game, and throttles a game that
-goes over for one minute (errcode 1006). So the limit here is strict: at most N requests start in ANY
-window of `window` seconds (a sliding log of the last N start times, i.e. a token bucket of N tokens whose
-tokens come back one by one exactly `window` seconds after they were spent). A plain token bucket with a
-burst of N would let through up to 2N in some one-second windows. `window` defaults to 1.1 s: the margin
-absorbs network jitter between our clock and the instant NPPA counts a request.
+goes over for one minute (errcode 1006). NPPA counts a request when it arrives, somewhere between the
+moment we send it and the moment its answer is back; on a loaded machine or network that can be far
+from either end. So a request holds one of the N slots of its key from before it is sent until `window`
+seconds after its attempt ended (answer, error or timeout). Then no `window`-long stretch of NPPA's
+clock can see more than N arrivals, whatever the latency: if N + 1 arrivals a_i fell in [t, t + window),
+at the latest send s = max s_i (s < t + window, since s_i <= a_i) every one of them still held its slot,
+because each ended at e_i >= a_i >= t, so e_i + window > s. That is N + 1 slots held at once, which the
+limiter never allows. A fixed-second counter at NPPA is a special case of such a stretch.
 
+`window` defaults to 1.05 s: the margin covers a difference in clock rate or NPPA rounding arrival times.
 After a 1006 the key is blocked for 60 s: requests fail at once instead of hammering NPPA.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 THROTTLE_SECONDS = 60.0
 
@@ -44,6 +50,16 @@ class Throttled(Exception):
         super().__init__(f"{why}: retry in {retry_after:.1f} s")
 
 
+@dataclass(slots=True)
+class _Key:
+    """One (bizId, interface): when each held slot frees (inf while its request is in flight)."""
+
+    limit: int
+    frees_at: list[float] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class RateLimiter:
     """Sliding-window limits keyed by (bizId, interface). Share one between clients of the same game."""
 
@@ -51,39 +67,58 @@ class RateLimiter:
         self,
         limits: RateLimits | None = None,
         *,
-        window: float = 1.1,
+        window: float = 1.05,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.limits = limits or RateLimits()
         self.window = window
         self._clock = clock
-        self._sleep = sleep
-        self._starts: dict[tuple[str, str], deque[float]] = {}
+        self._keys: dict[tuple[str, str], _Key] = {}
         self._blocked_until: dict[tuple[str, str], float] = {}
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
-    async def acquire(self, biz_id: str, interface: str, *, max_wait: float = 5.0) -> None:
-        """Wait for a free slot (FIFO per key). Throttled when blocked after a 1006 or when the wait
-        would exceed `max_wait` seconds."""
-        key = (biz_id, interface)
-        limit = self.limits.for_interface(interface)
-        lock = self._locks.setdefault(key, asyncio.Lock())
+    @asynccontextmanager
+    async def slot(self, biz_id: str, interface: str, *, max_wait: float = 5.0) -> AsyncIterator[None]:
+        """Hold a slot while the body sends one request and for `window` seconds after it ends.
+
+        Waits for a free slot (FIFO per key); Throttled when blocked after a 1006 or when the wait would
+        exceed `max_wait` seconds."""
+        key = self._key(biz_id, interface)
+        index = await self._acquire(key, biz_id, interface, max_wait)
+        try:
+            yield
+        finally:
+            key.frees_at[index] = self._clock() + self.window
+            key.released.set()
+
+    def _key(self, biz_id: str, interface: str) -> _Key:
+        name = (biz_id, interface)
+        if name not in self._keys:
+            self._keys[name] = _Key(self.limits.for_interface(interface))
+        return self._keys[name]
+
+    async def _acquire(self, key: _Key, biz_id: str, interface: str, max_wait: float) -> int:
         deadline = self._clock() + max_wait
-        async with lock:
-            starts = self._starts.setdefault(key, deque(maxlen=limit))
+        async with key.lock:
             while True:
                 now = self._clock()
                 remaining = self.blocked_for(biz_id, interface)
                 if remaining > 0:
                     raise Throttled(remaining, by_nppa=True)
-                if len(starts) < limit or now - starts[0] >= self.window:
-                    starts.append(now)
-                    return
-                wait = starts[0] + self.window - now
-                if now + wait > deadline:
+                if len(key.frees_at) < key.limit:
+                    key.frees_at.append(math.inf)
+                    return len(key.frees_at) - 1
+                first = min(key.frees_at)
+                if first <= now:
+                    index = key.frees_at.index(first)
+                    key.frees_at[index] = math.inf
+                    return index
+                if min(first, deadline) <= now:
+                    wait = first - now if first < math.inf else self.window
                     raise Throttled(wait, by_nppa=False)
-                await self._sleep(wait)
+                key.released.clear()
+                # A slot frees at `first`, or earlier when a request in flight ends.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(key.released.wait(), min(first, deadline) - now)
 
     def block(self, biz_id: str, interface: str, seconds: float = THROTTLE_SECONDS) -> None:
         """NPPA answered 1006: no request for this key during `seconds`."""
