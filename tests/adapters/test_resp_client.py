@@ -6,9 +6,13 @@ errors map onto StoreError kinds exactly as redis-py's do."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import random
 import secrets
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -444,6 +448,58 @@ async def test_close_fails_pending_calls_and_the_client_dials_again_later(
     with pytest.raises(rx.ConnectionError):
         await pending
     assert await client.ping(timeout=2.0)
+
+
+class SilentServer:
+    """Accepts connections in a thread and never answers; `open` counts the ones the client has not
+    closed. A thread, not this event loop, so it sees a close that is left for a later loop turn."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server((HOST, 0))
+        self.port = self._listener.getsockname()[1]
+        self.accepted = 0
+        self.open = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self._listener.accept()
+                with self._lock:
+                    self.accepted += 1
+                    self.open += 1
+                threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
+
+    def _drain(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            while conn.recv(4096):
+                pass
+        with self._lock:
+            self.open -= 1
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+async def test_close_during_a_dial_leaves_no_socket_behind() -> None:
+    """`aclose` returns with every socket closed, a dial under way included. A caller that blocks right
+    after it (the sync admin calls of the failover tests do) must find no connection left open."""
+    server = SilentServer()
+    client = LeanRedis(HOST, server.port, client_name="closing", connections=3, connect_timeout=5.0)
+    try:
+        calls = [asyncio.ensure_future(client.ping(timeout=5.0)) for _ in range(3)]
+        while server.accepted < 3:  # every connection waits for its handshake's answer
+            await asyncio.sleep(0.01)
+        await client.aclose()
+        deadline = time.monotonic() + 2.0
+        while server.open and time.monotonic() < deadline:
+            time.sleep(0.01)  # blocks the loop on purpose: no later turn may finish the close
+        assert server.open == 0
+        for outcome in await asyncio.gather(*calls, return_exceptions=True):
+            assert isinstance(outcome, rx.ConnectionError), outcome
+    finally:
+        server.close()
 
 
 async def test_a_client_first_used_in_another_event_loop_dials_again_in_this_one(

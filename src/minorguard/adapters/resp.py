@@ -153,10 +153,16 @@ class LeanRedis:
                 self._draining.append(conn)
 
     async def aclose(self) -> None:
-        """Close every connection; pending calls fail. A later call connects again."""
+        """Close every connection; pending calls fail. A later call connects again.
+
+        A dial under way is cancelled and awaited: its socket is closed when this returns, and one that
+        had just connected lands in `_conns` before they are closed, instead of after."""
+        loop = asyncio.get_running_loop()
+        dialing = [task for task in self._dialing if task is not None and task.get_loop() is loop]
         for task in self._dialing:
             if task is not None:
                 task.cancel()
+        await asyncio.gather(*dialing, return_exceptions=True)
         conns, self._conns = self._conns, [None] * len(self._conns)
         draining, self._draining = self._draining, []
         for conn in [*conns, *draining]:
@@ -216,8 +222,15 @@ class LeanRedis:
             raise  # this caller was cancelled
 
     def _dialed(self, index: int, task: asyncio.Task[Connection]) -> None:
-        self._dialing[index] = None
-        if not task.cancelled() and task.exception() is None:  # also marks a failure as retrieved
+        if self._dialing[index] is task:
+            self._dialing[index] = None
+        if task.cancelled() or task.exception() is not None:  # also marks a failure as retrieved
+            return
+        if self._retired:  # retired while it dialed: no call will use it
+            conn = task.result()
+            conn.close_when_idle()
+            self._draining.append(conn)
+        else:
             self._conns[index] = task.result()
 
     async def _dial(self) -> Connection:
