@@ -61,10 +61,22 @@ def _bindable(port: int) -> bool:
     return True
 
 
+def _ephemeral_start() -> int:
+    """The first port the kernel hands to outgoing connections (Linux; 32768 where it cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port(*, cluster_bus: bool = False) -> int:
-    """A free loopback port; with cluster_bus, port + 10000 is free too (Cluster's bus port)."""
+    """A free loopback port; with cluster_bus, port + 10000 is free too (Cluster's bus port).
+
+    Below the kernel's ephemeral range: a server killed and restarted on its port must not find it taken
+    by one of the many outgoing connections the tests open meanwhile (CI saw "Address already in use")."""
+    top = _ephemeral_start() - 1 - (10_000 if cluster_bus else 0)
     for _ in range(500):
-        port = random.randint(20_000, 45_000)
+        port = random.randint(10_000, max(10_001, top))
         if _bindable(port) and (not cluster_bus or _bindable(port + 10_000)):
             return port
     raise RuntimeError("no free port")
