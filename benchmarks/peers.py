@@ -159,6 +159,7 @@ def status_of(port: int, headers: dict[str, str]) -> int:
 def measure(row: Row, folder: Path, redis: RedisStats, redis_pid: int, args: argparse.Namespace) -> Sample:
     tokens = player_tokens(row.birthdate, row.players)
     script = lua(folder, f"load-{row.birthdate}-{row.players}", tokens)
+    redis.settle()
     redis.reset()
     trees = (row.server, [row.proxy] if row.proxy else [], [redis_pid])
     before = [cpu_seconds(tree) for tree in trees]

@@ -7,6 +7,7 @@ import os
 import re
 import statistics
 import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,22 @@ class RedisStats:
 
     def reset(self) -> None:
         self.client.config_resetstat()
+
+    def settle(self, quiet: float = 0.2, limit: float = 5.0) -> None:
+        """Wait until Redis has run nothing but these reads for `quiet` seconds (at most `limit`): the
+        requests a previous row's server still had queued when its wrk ended must not be counted in
+        the next row (on a loaded machine they reached Redis during the OPA row)."""
+        deadline = time.monotonic() + limit
+        last = self._processed()
+        while time.monotonic() < deadline:
+            time.sleep(quiet)
+            now = self._processed()
+            if now - last <= 1:  # the previous INFO only
+                return
+            last = now
+
+    def _processed(self) -> int:
+        return int(self.client.info("stats")["total_commands_processed"])
 
     def read(self) -> tuple[int, float]:
         stats: dict[str, Any] = self.client.info("commandstats")
