@@ -63,6 +63,7 @@ class RedisStats:
             if now - last <= 1:  # the previous INFO only
                 return
             last = now
+        print(f"note: Redis was still busy {limit:.0f} s after the last row; this row may count some of it")
 
     def _processed(self) -> int:
         return int(self.client.info("stats")["total_commands_processed"])

@@ -502,6 +502,27 @@ async def test_close_during_a_dial_leaves_no_socket_behind() -> None:
         server.close()
 
 
+async def test_dials_started_while_closing_do_not_outlive_the_close() -> None:
+    server = SilentServer()
+    client = LeanRedis(HOST, server.port, client_name="closing", connections=3, connect_timeout=5.0)
+    try:
+        first = asyncio.ensure_future(client.ping(timeout=5.0))
+        while server.accepted < 1:
+            await asyncio.sleep(0.01)
+        closing = asyncio.ensure_future(client.aclose())
+        await asyncio.sleep(0)  # aclose is waiting for the first dial to end
+        later = [asyncio.ensure_future(client.ping(timeout=5.0)) for _ in range(2)]
+        await closing
+        deadline = time.monotonic() + 2.0
+        while server.open and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.open == 0
+        for outcome in await asyncio.gather(first, *later, return_exceptions=True):
+            assert isinstance(outcome, rx.ConnectionError), outcome
+    finally:
+        server.close()
+
+
 async def test_a_client_first_used_in_another_event_loop_dials_again_in_this_one(
     redis_single: RedisServer,
 ) -> None:

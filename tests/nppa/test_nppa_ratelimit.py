@@ -94,3 +94,49 @@ async def test_keys_are_separate_and_a_block_refuses_at_once() -> None:
             pytest.fail("sent while NPPA throttles the game")
     assert raised.value.by_nppa
     assert raised.value.retry_after > 59
+
+
+async def test_a_wait_that_cannot_end_in_time_is_refused_at_once() -> None:
+    limiter = RateLimiter(RateLimits(loginout=1), window=1.0)
+    async with limiter.slot("biz", "loginout"):
+        pass
+    started = time.monotonic()
+    with pytest.raises(Throttled) as raised:
+        async with limiter.slot("biz", "loginout", max_wait=0.3):
+            pytest.fail("sent before the window ended")
+    assert time.monotonic() - started < 0.1
+    assert 0.8 < raised.value.retry_after <= 1.0
+
+
+async def test_a_caller_queued_behind_another_waits_no_longer_than_it_allowed() -> None:
+    limiter = RateLimiter(RateLimits(loginout=1), window=WINDOW)
+    release = asyncio.Event()
+
+    async def in_flight() -> None:
+        async with limiter.slot("biz", "loginout"):
+            await release.wait()
+
+    holder = asyncio.create_task(in_flight())
+    await asyncio.sleep(0.01)
+    patient = asyncio.create_task(limiter.slot("biz", "loginout", max_wait=5.0).__aenter__())
+    await asyncio.sleep(0.01)  # the patient caller holds the queue, waiting for the slot
+    started = time.monotonic()
+    with pytest.raises(Throttled):
+        async with limiter.slot("biz", "loginout", max_wait=0.05):
+            pytest.fail("sent while the only slot was in flight")
+    assert time.monotonic() - started < 0.5
+    release.set()
+    await holder
+    await patient
+
+
+def test_a_limiter_serves_one_event_loop_after_another() -> None:
+    limiter = RateLimiter(RateLimits(loginout=1), window=0.05)
+
+    async def twice() -> None:
+        for _ in range(2):  # the second waits for the first's window: the event is used
+            async with limiter.slot("biz", "loginout", max_wait=1.0):
+                pass
+
+    asyncio.run(twice())
+    asyncio.run(twice())

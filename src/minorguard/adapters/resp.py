@@ -155,14 +155,17 @@ class LeanRedis:
     async def aclose(self) -> None:
         """Close every connection; pending calls fail. A later call connects again.
 
-        A dial under way is cancelled and awaited: its socket is closed when this returns, and one that
-        had just connected lands in `_conns` before they are closed, instead of after."""
+        Dials under way (those a concurrent call starts meanwhile too) are cancelled and awaited: their
+        sockets are closed when this returns, and one that had just connected lands in `_conns` before
+        they are closed, instead of after."""
         loop = asyncio.get_running_loop()
-        dialing = [task for task in self._dialing if task is not None and task.get_loop() is loop]
-        for task in self._dialing:
-            if task is not None:
+        while dialing := [task for task in self._dialing if task is not None and task.get_loop() is loop]:
+            for task in dialing:
                 task.cancel()
-        await asyncio.gather(*dialing, return_exceptions=True)
+            await asyncio.gather(*dialing, return_exceptions=True)
+        for other in self._dialing:
+            if other is not None:  # of an event loop that is gone or not running here
+                other.cancel()
         conns, self._conns = self._conns, [None] * len(self._conns)
         draining, self._draining = self._draining, []
         for conn in [*conns, *draining]:

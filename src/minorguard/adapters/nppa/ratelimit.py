@@ -8,7 +8,9 @@ seconds after its attempt ended (answer, error or timeout). Then no `window`-lon
 clock can see more than N arrivals, whatever the latency: if N + 1 arrivals a_i fell in [t, t + window),
 at the latest send s = max s_i (s < t + window, since s_i <= a_i) every one of them still held its slot,
 because each ended at e_i >= a_i >= t, so e_i + window > s. That is N + 1 slots held at once, which the
-limiter never allows. A fixed-second counter at NPPA is a special case of such a stretch.
+limiter never allows. A fixed-second counter at NPPA is a special case of such a stretch. The one case
+outside it: a request that reaches NPPA after we gave up on it (bytes still in flight past the 5 s
+timeout, or a caller that cancelled) arrives after its attempt "ended"; the 50 ms margin is all it has.
 
 `window` defaults to 1.05 s: the margin covers a difference in clock rate or NPPA rounding arrival times.
 After a 1006 the key is blocked for 60 s: requests fail at once instead of hammering NPPA.
@@ -52,12 +54,19 @@ class Throttled(Exception):
 
 @dataclass(slots=True)
 class _Key:
-    """One (bizId, interface): when each held slot frees (inf while its request is in flight)."""
+    """One (bizId, interface): when each held slot frees (inf while its request is in flight). The lock
+    and event belong to one event loop; a limiter used from another (a second asyncio.run) gets new ones."""
 
     limit: int
     frees_at: list[float] = field(default_factory=list)
+    loop: asyncio.AbstractEventLoop | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def on(self, loop: asyncio.AbstractEventLoop) -> _Key:
+        if self.loop is not loop:
+            self.loop, self.lock, self.released = loop, asyncio.Lock(), asyncio.Event()
+        return self
 
 
 class RateLimiter:
@@ -94,11 +103,19 @@ class RateLimiter:
         name = (biz_id, interface)
         if name not in self._keys:
             self._keys[name] = _Key(self.limits.for_interface(interface))
-        return self._keys[name]
+        return self._keys[name].on(asyncio.get_running_loop())
 
     async def _acquire(self, key: _Key, biz_id: str, interface: str, max_wait: float) -> int:
         deadline = self._clock() + max_wait
-        async with key.lock:
+        if key.lock.locked():  # queued behind other callers: within this caller's own max_wait too
+            try:
+                async with asyncio.timeout(max(0.0, max_wait)):
+                    await key.lock.acquire()
+            except TimeoutError:
+                raise Throttled(self.window, by_nppa=False) from None
+        else:
+            await key.lock.acquire()
+        try:
             while True:
                 now = self._clock()
                 remaining = self.blocked_for(biz_id, interface)
@@ -112,13 +129,17 @@ class RateLimiter:
                     index = key.frees_at.index(first)
                     key.frees_at[index] = math.inf
                     return index
-                if min(first, deadline) <= now:
-                    wait = first - now if first < math.inf else self.window
-                    raise Throttled(wait, by_nppa=False)
+                # No slot frees before `first`: a request in flight that ends now frees one only later.
+                if first > deadline and first < math.inf:
+                    raise Throttled(first - now, by_nppa=False)
+                if deadline <= now:
+                    raise Throttled(self.window, by_nppa=False)
                 key.released.clear()
-                # A slot frees at `first`, or earlier when a request in flight ends.
+                # A slot frees at `first`, or `window` after a request in flight ends.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(key.released.wait(), min(first, deadline) - now)
+        finally:
+            key.lock.release()
 
     def block(self, biz_id: str, interface: str, seconds: float = THROTTLE_SECONDS) -> None:
         """NPPA answered 1006: no request for this key during `seconds`."""
