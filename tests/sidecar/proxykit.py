@@ -103,10 +103,28 @@ class Envoy(Process):
     HTTP service filter of the same page in its place."""
 
     def __init__(
-        self, folder: Path, *, sidecar_port: int, grpc_port: int, backend_port: int, http: bool = False
+        self,
+        folder: Path,
+        *,
+        sidecar_port: int,
+        grpc_port: int,
+        backend_port: int,
+        http: bool = False,
+        decision_timeout: str | None = None,
     ) -> None:
+        """`decision_timeout` replaces the guide's ext_authz timeout (0.25 s), for tests that compare
+        outcomes on a machine loaded enough that a decision may take longer."""
         super().__init__(folder, "envoy-http" if http else "envoy-grpc")
         config = envoy_config(http=http)
+        if decision_timeout is not None:
+            manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+            (authz,) = [f for f in manager["typed_config"]["http_filters"] if f["name"].endswith("ext_authz")]
+            service = (
+                authz["typed_config"].get("grpc_service")
+                or authz["typed_config"]["http_service"]["server_uri"]
+            )
+            assert "timeout" in service, "the guide's ext_authz filter lost its timeout"
+            service["timeout"] = decision_timeout
         listener = config["static_resources"]["listeners"][0]
         listener["address"]["socket_address"].update(address="127.0.0.1", port_value=self.port)
         ports = {"minorguard": sidecar_port, "minorguard_grpc": grpc_port, "game_backend": backend_port}

@@ -181,8 +181,12 @@ def doors(nginx: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door
         ports = {"sidecar_port": server.port, "backend_port": upstream.port}
         proxies: dict[str, Process | Nginx] = {
             "nginx": Nginx(folder / "nginx", nginx, **ports),
-            "envoy-http": Envoy(folder / "envoy-http", grpc_port=grpc_port, http=True, **ports),
-            "envoy-grpc": Envoy(folder / "envoy-grpc", grpc_port=grpc_port, **ports),
+            # Outcomes, not timing: under a loaded CI a decision can pass the guide's 0.25 s and fail
+            # closed as sidecar_unavailable (a stopped sidecar is refused at once: tested below).
+            "envoy-http": Envoy(
+                folder / "envoy-http", grpc_port=grpc_port, http=True, decision_timeout="5s", **ports
+            ),
+            "envoy-grpc": Envoy(folder / "envoy-grpc", grpc_port=grpc_port, decision_timeout="5s", **ports),
             "traefik": Traefik(folder / "traefik", **ports),
         }
         started: list[Process | Nginx] = []
