@@ -95,6 +95,12 @@ class Load:
     def stop(self) -> None:
         self._stopping.set()
 
+    async def close(self) -> None:
+        """The engine's background cancels (of reserves that timed out in the fault) stop before the
+        store closes: one still retrying would dial the store again after its close."""
+        await self.engine.close()
+        await self.store.close()
+
     async def warm(self) -> None:
         """One answered call per worker before any fault, so each has its starting point. Tried
         again while the first calls (slot map, dial, scripts loaded) take longer than the budget: a

@@ -72,7 +72,7 @@ async def test_a_cluster_master_killed_mid_load_fails_over_to_its_replica(tmp_pa
             outcomes = load.outcomes
             connections = client.open_connections()
             masters = {(node.host, node.port) for node in client._slots if node is not None}
-            await store.close()
+            await load.close()
         print("cluster master killed:", outcomes.summary(killed_at))
         assert outcomes.failures, "the kill was never noticed"
         assert outcomes.kinds() <= {Kind.CONNECTION, Kind.TIMEOUT}
@@ -134,7 +134,7 @@ async def test_slots_resharded_under_load_lose_no_answer(tmp_path: Path) -> None
             for user, (_, _, target) in zip([*load.users, load.buyer], moves, strict=True):
                 assert owner_port(cluster, user) == target.port
         finally:
-            await store.close()
+            await load.close()
         assert load.outcomes.failures == [], load.outcomes.messages
         assert len(load.outcomes.successes) > 100
 
@@ -168,7 +168,7 @@ async def test_a_sentinel_failover_with_sentinel_auth_under_load(tmp_path: Path)
             on_servers = named_connections([group.master, group.replica])
         finally:
             outcomes = load.outcomes
-            await store.close()
+            await load.close()
         print("sentinel master killed:", outcomes.summary(killed_at))
         assert outcomes.failures
         assert outcomes.kinds() <= {Kind.CONNECTION, Kind.TIMEOUT}
@@ -229,7 +229,7 @@ async def test_a_redis_restarted_with_another_password(tmp_path: Path) -> None:
         await store.ping()
         await load.check_money()
     finally:
-        await store.close()
+        await load.close()
         server.stop()
 
 
@@ -254,7 +254,7 @@ async def test_a_manual_cluster_failover_leaves_no_connection_on_the_demoted_mas
             assert named_connections([old]) == 0
             assert named_connections([new]) == 1
         finally:
-            await store.close()
+            await load.close()
         assert load.outcomes.kinds() <= {Kind.CONNECTION, Kind.TIMEOUT}
 
 
@@ -331,5 +331,5 @@ async def test_a_manual_sentinel_failover_leaves_no_connection_on_the_demoted_ma
             assert named_connections([group.master]) == 0
             assert named_connections([group.replica]) == 1
         finally:
-            await store.close()
+            await load.close()
         assert load.outcomes.kinds() <= {Kind.CONNECTION, Kind.TIMEOUT}
