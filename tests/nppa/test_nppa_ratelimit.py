@@ -29,6 +29,18 @@ async def _request(limiter: RateLimiter, arrivals: list[float], before: float, a
         await asyncio.sleep(after)
 
 
+async def _hold(limiter: RateLimiter, release: asyncio.Event) -> asyncio.Task[None]:
+    """A request in flight on the key's slot until `release` is set."""
+
+    async def in_flight() -> None:
+        async with limiter.slot("biz", "loginout"):
+            await release.wait()
+
+    task = asyncio.create_task(in_flight())
+    await asyncio.sleep(0.01)
+    return task
+
+
 async def test_late_arrivals_never_crowd_a_window() -> None:
     """The first requests reach the server late (just before the window would end), the next at once.
     Counted from the send alone, both groups would land in one window at the server."""
@@ -65,13 +77,7 @@ async def test_a_failed_request_holds_its_slot_for_the_window() -> None:
 async def test_waiting_longer_than_allowed_is_throttled_without_sending() -> None:
     limiter = RateLimiter(RateLimits(loginout=1), window=WINDOW)
     release = asyncio.Event()
-
-    async def in_flight() -> None:
-        async with limiter.slot("biz", "loginout"):
-            await release.wait()
-
-    task = asyncio.create_task(in_flight())
-    await asyncio.sleep(0.01)
+    task = await _hold(limiter, release)
     started = time.monotonic()
     with pytest.raises(Throttled) as raised:
         async with limiter.slot("biz", "loginout", max_wait=0.1):
@@ -111,13 +117,7 @@ async def test_a_wait_that_cannot_end_in_time_is_refused_at_once() -> None:
 async def test_a_caller_queued_behind_another_waits_no_longer_than_it_allowed() -> None:
     limiter = RateLimiter(RateLimits(loginout=1), window=WINDOW)
     release = asyncio.Event()
-
-    async def in_flight() -> None:
-        async with limiter.slot("biz", "loginout"):
-            await release.wait()
-
-    holder = asyncio.create_task(in_flight())
-    await asyncio.sleep(0.01)
+    holder = await _hold(limiter, release)
     patient = asyncio.create_task(limiter.slot("biz", "loginout", max_wait=5.0).__aenter__())
     await asyncio.sleep(0.01)  # the patient caller holds the queue, waiting for the slot
     started = time.monotonic()

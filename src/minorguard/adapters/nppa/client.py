@@ -156,12 +156,16 @@ class NppaClient:
         for attempt in range(attempts):
             if attempt:
                 await self._sleep(self.backoff * 2 ** (attempt - 1) * (1 + random.random()))
-            try:
-                answer = await self._limited(interface, method, url, query or {}, payload, timestamp_ms)
+            try:  # the slot is held until the answer is back (ratelimit.py)
+                async with self.limiter.slot(self.biz_id, interface, max_wait=self.max_rate_wait):
+                    answer = await self._attempt(interface, method, url, query or {}, payload, timestamp_ms)
                 code = NppaCode.parse(answer["errcode"])
                 if code is NppaCode.OK or code in accept:
                     return answer
                 raise NppaError.from_answer(int(answer["errcode"]), answer.get("errmsg"), what=interface)
+            except Throttled as exc:  # nothing was sent
+                message = f"NPPA {interface}: {exc}"
+                raise NppaError(Failure.THROTTLED, message, retry_after=exc.retry_after) from None
             except NppaError as exc:
                 exc.after_ambiguous = ambiguous
                 ambiguous = ambiguous or _maybe_processed(exc)
@@ -174,23 +178,6 @@ class NppaClient:
                 last = exc
         assert last is not None
         raise last
-
-    async def _limited(
-        self,
-        interface: str,
-        method: str,
-        url: str,
-        query: Mapping[str, str],
-        payload: Mapping[str, Any] | None,
-        timestamp_ms: int | None,
-    ) -> dict[str, Any]:
-        """One attempt inside a slot of the client-side rate limit (held until the answer is back)."""
-        try:
-            async with self.limiter.slot(self.biz_id, interface, max_wait=self.max_rate_wait):
-                return await self._attempt(interface, method, url, query, payload, timestamp_ms)
-        except Throttled as exc:
-            message = f"NPPA {interface}: {exc}"
-            raise NppaError(Failure.THROTTLED, message, retry_after=exc.retry_after) from None
 
     async def _attempt(
         self,

@@ -107,14 +107,12 @@ class RateLimiter:
 
     async def _acquire(self, key: _Key, biz_id: str, interface: str, max_wait: float) -> int:
         deadline = self._clock() + max_wait
-        if key.lock.locked():  # queued behind other callers: within this caller's own max_wait too
-            try:
-                async with asyncio.timeout(max(0.0, max_wait)):
-                    await key.lock.acquire()
-            except TimeoutError:
-                raise Throttled(self.window, by_nppa=False) from None
-        else:
-            await key.lock.acquire()
+        try:  # queued behind other callers: within this caller's own max_wait too (a free lock is
+            # taken without suspending, so even max_wait=0 gets it)
+            async with asyncio.timeout(max(0.0, max_wait)):
+                await key.lock.acquire()
+        except TimeoutError:
+            raise Throttled(self.window, by_nppa=False) from None
         try:
             while True:
                 now = self._clock()
