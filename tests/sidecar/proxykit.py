@@ -115,16 +115,7 @@ class Envoy(Process):
         """`decision_timeout` replaces the guide's ext_authz timeout (0.25 s), for tests that compare
         outcomes on a machine loaded enough that a decision may take longer."""
         super().__init__(folder, "envoy-http" if http else "envoy-grpc")
-        config = envoy_config(http=http)
-        if decision_timeout is not None:
-            manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-            (authz,) = [f for f in manager["typed_config"]["http_filters"] if f["name"].endswith("ext_authz")]
-            service = (
-                authz["typed_config"].get("grpc_service")
-                or authz["typed_config"]["http_service"]["server_uri"]
-            )
-            assert "timeout" in service, "the guide's ext_authz filter lost its timeout"
-            service["timeout"] = decision_timeout
+        config = envoy_config(http=http, decision_timeout=decision_timeout)
         listener = config["static_resources"]["listeners"][0]
         listener["address"]["socket_address"].update(address="127.0.0.1", port_value=self.port)
         ports = {"minorguard": sidecar_port, "minorguard_grpc": grpc_port, "game_backend": backend_port}
@@ -149,13 +140,18 @@ class Envoy(Process):
         ]
 
 
-def envoy_config(*, http: bool) -> dict[str, Any]:
+def envoy_config(*, http: bool, decision_timeout: str | None = None) -> dict[str, Any]:
     config: dict[str, Any] = yaml.safe_load(doc_block("envoy.md", "envoy-config", "yaml"))
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    filters = manager["typed_config"]["http_filters"]
+    (index,) = [i for i, f in enumerate(filters) if f["name"] == "envoy.filters.http.ext_authz"]
     if http:
-        manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
-        filters = manager["typed_config"]["http_filters"]
-        (index,) = [i for i, f in enumerate(filters) if f["name"] == "envoy.filters.http.ext_authz"]
         (filters[index],) = yaml.safe_load(doc_block("envoy.md", "envoy-http-filter", "yaml"))
+    if decision_timeout is not None:
+        authz = filters[index]["typed_config"]
+        service = authz.get("grpc_service") or authz["http_service"]["server_uri"]
+        assert "timeout" in service, "the guide's ext_authz filter lost its timeout"
+        service["timeout"] = decision_timeout
     return config
 
 

@@ -149,8 +149,12 @@ class LeanRedis:
         conns, self._conns = self._conns, [None] * len(self._conns)
         for conn in conns:
             if conn is not None:
-                conn.close_when_idle()
-                self._draining.append(conn)
+                self._drain(conn)
+
+    def _drain(self, conn: Connection) -> None:
+        """Close `conn` once the calls on it have their replies; `open_connections` counts it till then."""
+        conn.close_when_idle()
+        self._draining.append(conn)
 
     async def aclose(self) -> None:
         """Close every connection; pending calls fail. A later call connects again.
@@ -230,9 +234,7 @@ class LeanRedis:
         if task.cancelled() or task.exception() is not None:  # also marks a failure as retrieved
             return
         if self._retired:  # retired while it dialed: no call will use it
-            conn = task.result()
-            conn.close_when_idle()
-            self._draining.append(conn)
+            self._drain(task.result())
         else:
             self._conns[index] = task.result()
 
